@@ -1,0 +1,124 @@
+"""A read-only snapshot of one cluster's connection state. Frozen, typed, no raw rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Server settings that matter for connection exhaustion. Durations in milliseconds; 0 = off.
+
+    `reserved_connections` and `idle_session_timeout` are None on versions without them.
+    """
+
+    max_connections: int
+    superuser_reserved_connections: int
+    reserved_connections: int | None
+    idle_in_transaction_session_timeout_ms: int
+    idle_session_timeout_ms: int | None
+    statement_timeout_ms: int
+    tcp_keepalives_idle_s: int
+    tcp_keepalives_interval_s: int
+    tcp_keepalives_count: int
+    max_wal_senders: int
+
+    @property
+    def ordinary_slots(self) -> int:
+        """Slots a role without SUPERUSER or pg_use_reserved_connections may take."""
+        return (
+            self.max_connections
+            - self.superuser_reserved_connections
+            - (self.reserved_connections or 0)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoleUsage:
+    """A role with a CONNECTION LIMIT (-1 = none) and its current backends, pgconn's excluded."""
+
+    name: str
+    conn_limit: int
+    current: int
+    superuser: bool
+    can_login: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUsage:
+    name: str
+    conn_limit: int
+    current: int
+    allow_connections: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGroup:
+    """Client backends grouped by who holds them. `state` is None where it was not visible."""
+
+    role: str | None
+    database: str | None
+    application: str
+    client: str
+    state: str | None
+    count: int
+    oldest_state_change: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One client backend, as needed for evidence and for targeting a remediation exactly."""
+
+    pid: int
+    role: str | None
+    database: str | None
+    application: str
+    client: str
+    state: str | None
+    backend_start: datetime
+    state_change: datetime | None
+    xact_start: datetime | None
+    state_age_s: float | None
+    xact_age_s: float | None
+    wait_event: str | None
+    query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything one diagnosis saw, taken in one round trip at `taken_at` (server clock).
+
+    `client_backends` counts every client backend (they all use max_connections slots) except
+    pgconn's own. `blind_spots` says, in plain words, what the monitoring role could not see.
+    """
+
+    cluster: str
+    server_version_num: int
+    server_version: str
+    taken_at: datetime
+    settings: Settings
+    client_backends: int
+    superuser_backends: int
+    roles: tuple[RoleUsage, ...]
+    databases: tuple[DatabaseUsage, ...]
+    groups: tuple[SessionGroup, ...]
+    oldest_idle: tuple[Session, ...]
+    oldest_idle_in_transaction: tuple[Session, ...]
+    monitoring_role: str
+    monitoring_can_use_reserved: bool
+    blind_spots: tuple[str, ...] = field(default=())
+
+    @property
+    def ordinary_free(self) -> int:
+        """Slots still free for ordinary roles (negative: superusers are eating the reserve).
+
+        pgconn's own backend is left out of every count shown, but it does hold a slot.
+        """
+        return self.settings.ordinary_slots - self.client_backends - 1
+
+    def role(self, name: str) -> RoleUsage | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+    def database(self, name: str) -> DatabaseUsage | None:
+        return next((d for d in self.databases if d.name == name), None)
