@@ -54,11 +54,18 @@ class PlaybookSection:
     now: tuple[str, ...]
     prevent: tuple[str, ...]
     sql: tuple[SuggestedSql, ...]
+    # Statements left out because a value they need is unknown (no live data, or no room to
+    # give), each as "purpose (needs <value>)", so the reader knows they exist.
+    withheld: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One ranked conclusion with the evidence that supports it."""
+    """One ranked conclusion with the evidence that supports it.
+
+    `current` / `limit` are the live usage of the limit the finding is about (role, database,
+    server slots), when there is one and it was seen.
+    """
 
     code: str
     severity: Severity
@@ -68,6 +75,8 @@ class Finding:
     actions: tuple[ProposedAction, ...] = ()
     role: str | None = None
     database: str | None = None
+    current: int | None = None
+    limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

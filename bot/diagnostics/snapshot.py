@@ -1,0 +1,193 @@
+"""Take one Snapshot: one connection, one round trip.
+
+The queries are sent as a single simple-query batch (no parameters), which PostgreSQL runs in
+one implicit transaction: every part sees the same pg_stat_activity snapshot, and the server
+copies backend status only once. Grouping and counting happen here, in Python, on typed rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import namedtuple_row
+
+from bot.diagnostics import queries
+from bot.diagnostics.model import (
+    DatabaseUsage,
+    RoleUsage,
+    Session,
+    SessionGroup,
+    Settings,
+    Snapshot,
+)
+from bot.errors import DiagnosticsError
+
+# settings comes first: it must read the server's statement_timeout before the batch sets its own.
+BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessions")
+OLDEST_LISTED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A sessions.sql row, typed."""
+
+    pid: int
+    role: str | None
+    database: str | None
+    application: str
+    client: str
+    state: str | None
+    backend_start: datetime
+    xact_start: datetime | None
+    state_change: datetime | None
+    wait_event: str | None
+    query: str | None
+    superuser: bool
+    hidden: bool
+
+
+def batch_sql(server_version_num: int) -> str:
+    return ";\n".join(queries.query(name, server_version_num) for name in BATCH)
+
+
+def _result_sets(cur: psycopg.Cursor[Any]) -> Iterator[list[Any]]:
+    while True:
+        yield cur.fetchall() if cur.description else []
+        if not cur.nextset():
+            return
+
+
+def take_snapshot(conn: psycopg.Connection[Any], cluster: str) -> Snapshot:
+    version = conn.info.server_version
+    if version < 120000:
+        raise DiagnosticsError(
+            f"PostgreSQL {version // 10000} is not supported (12 or newer is); "
+            "the pasted-text playbooks still apply."
+        )
+    try:
+        with conn.cursor(row_factory=namedtuple_row) as cur:
+            cur.execute(batch_sql(version).encode())
+            setting_rows, _, whoami_rows, role_rows, db_rows, session_rows = _result_sets(cur)
+            version_text = conn.info.parameter_status("server_version") or str(version)
+    except psycopg.Error as exc:
+        raise DiagnosticsError(
+            f"the diagnostics query failed: {type(exc).__name__}: {exc}".strip()
+        ) from exc
+    return build_snapshot(cluster, version, version_text, whoami_rows[0], setting_rows,
+                          role_rows, db_rows, session_rows)
+
+
+def _settings(rows: Sequence[Any]) -> Settings:
+    raw = {r.name: r.setting for r in rows}
+
+    def num(name: str, default: int = 0) -> int:
+        value = raw.get(name)
+        return int(value) if value not in (None, "") else default
+
+    return Settings(
+        max_connections=num("max_connections"),
+        superuser_reserved_connections=num("superuser_reserved_connections"),
+        reserved_connections=num("reserved_connections") if "reserved_connections" in raw
+        else None,
+        idle_in_transaction_session_timeout_ms=num("idle_in_transaction_session_timeout"),
+        idle_session_timeout_ms=num("idle_session_timeout") if "idle_session_timeout" in raw
+        else None,
+        statement_timeout_ms=num("statement_timeout"),
+        tcp_keepalives_idle_s=num("tcp_keepalives_idle"),
+        tcp_keepalives_interval_s=num("tcp_keepalives_interval"),
+        tcp_keepalives_count=num("tcp_keepalives_count"),
+        max_wal_senders=num("max_wal_senders"),
+    )
+
+
+def _session(row: _Row, now: datetime) -> Session:
+    def age(ts: datetime | None) -> float | None:
+        return max((now - ts).total_seconds(), 0.0) if ts else None
+
+    return Session(
+        pid=row.pid, role=row.role, database=row.database, application=row.application,
+        client=row.client, state=row.state, backend_start=row.backend_start,
+        state_change=row.state_change, xact_start=row.xact_start,
+        state_age_s=age(row.state_change), xact_age_s=age(row.xact_start),
+        wait_event=row.wait_event, query=row.query,
+    )
+
+
+def _oldest(rows: list[_Row], state: str, now: datetime) -> tuple[Session, ...]:
+    matching = [r for r in rows if r.state == state and r.state_change is not None]
+    matching.sort(key=lambda r: r.state_change or now)
+    return tuple(_session(r, now) for r in matching[:OLDEST_LISTED])
+
+
+def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
+    counts: Counter[tuple[str | None, str | None, str, str, str | None]] = Counter()
+    oldest: dict[tuple[str | None, str | None, str, str, str | None], datetime] = {}
+    for r in rows:
+        key = (r.role, r.database, r.application, r.client, r.state)
+        counts[key] += 1
+        if r.state_change and (key not in oldest or r.state_change < oldest[key]):
+            oldest[key] = r.state_change
+    return tuple(
+        SessionGroup(role=k[0], database=k[1], application=k[2], client=k[3], state=k[4],
+                     count=n, oldest_state_change=oldest.get(k))
+        for k, n in counts.most_common()
+    )
+
+
+def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
+                   setting_rows: Sequence[Any], role_rows: Sequence[Any],
+                   db_rows: Sequence[Any], session_rows: Sequence[Any]) -> Snapshot:
+    now: datetime = whoami.now
+    rows = [
+        _Row(pid=s.pid, role=s.usename, database=s.datname,
+             application=s.application_name or "", client=s.client or "?",
+             state=s.state, backend_start=s.backend_start, xact_start=s.xact_start,
+             state_change=s.state_change, wait_event=s.wait_event,
+             query=None if s.hidden else s.query, superuser=bool(s.superuser),
+             hidden=bool(s.hidden))
+        for s in session_rows
+    ]
+    by_role = Counter(r.role for r in rows)
+    by_db = Counter(r.database for r in rows)
+    roles = tuple(
+        RoleUsage(name=r.rolname, conn_limit=r.rolconnlimit, current=by_role.get(r.rolname, 0),
+                  superuser=r.rolsuper, can_login=r.rolcanlogin)
+        for r in role_rows
+        if r.rolconnlimit >= 0 or by_role.get(r.rolname, 0) > 0
+    )
+    databases = tuple(
+        DatabaseUsage(name=d.datname, conn_limit=d.datconnlimit,
+                      current=by_db.get(d.datname, 0), allow_connections=d.datallowconn)
+        for d in db_rows
+    )
+    blind: list[str] = []
+    hidden = sum(1 for r in rows if r.hidden)
+    if hidden:
+        blind.append(
+            f"{hidden} session(s) of other roles are hidden from {whoami.role}: their state, "
+            "client and query are unknown. Grant it pg_monitor (GRANT pg_monitor TO "
+            f"{sql.Identifier(whoami.role).as_string(None)}) to see them."
+        )
+    return Snapshot(
+        cluster=cluster,
+        server_version_num=version,
+        server_version=version_text,
+        taken_at=now,
+        settings=_settings(setting_rows),
+        client_backends=len(rows),
+        superuser_backends=sum(1 for r in rows if r.superuser),
+        roles=roles,
+        databases=databases,
+        groups=_groups(rows),
+        oldest_idle=_oldest(rows, "idle", now),
+        oldest_idle_in_transaction=_oldest(rows, "idle in transaction", now),
+        monitoring_role=whoami.role,
+        monitoring_can_use_reserved=bool(whoami.can_use_reserved),
+        blind_spots=tuple(blind),
+    )

@@ -1,0 +1,36 @@
+"""Keep secrets out of everything shown or logged.
+
+DSNs come in two forms (libpq key/value and URI); both may carry a password. Anything built from
+a DSN for display goes through `redact_dsn`; free text (driver errors) through `redact_text`,
+which also removes the exact secret values pgconn knows about.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+MASK = "********"
+
+_URI_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^@\s]*(?=@)", re.I)
+_KV_PASSWORD = re.compile(
+    r"""(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'"]\S*)""", re.I
+)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&\s]*", re.I)
+_SLACK_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[0-9A-Za-z-]+")
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password replaced, in whichever form it was written."""
+    out = _URI_PASSWORD.sub(lambda m: m.group("head") + MASK, dsn)
+    out = _QUERY_PASSWORD.sub(lambda m: m.group("head") + MASK, out)
+    return _KV_PASSWORD.sub(lambda m: m.group("head") + MASK, out)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Free text with DSN passwords, Slack tokens and the given secret values masked."""
+    out = redact_dsn(text)
+    out = _SLACK_TOKEN.sub(MASK, out)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        out = out.replace(secret, MASK)
+    return out

@@ -1,0 +1,3 @@
+SELECT datname, datconnlimit, datallowconn
+FROM pg_catalog.pg_database
+WHERE NOT datistemplate OR datallowconn

@@ -1,0 +1,144 @@
+"""The values a playbook's templates can use, one typed record per kind of finding.
+
+Every finding gets the server-wide `ServerFacts`; a code may add one more record (`FACTS_BY_CODE`).
+The field names are the template variables, and the playbook loader checks templates against
+them at start-up, so a misspelt variable fails then, not during an incident. A value that is not
+known (no live data, no room to give) is a `Placeholder`: text shows it as `<name>`, and the SQL
+filters refuse it, so a statement that needs it is withheld instead of shown half-filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import TypeAlias
+
+from bot.triage.codes import FindingCode
+
+
+class Placeholder(str):
+    """An unknown value, rendered as `<label>`."""
+
+    __slots__ = ()
+
+    def __new__(cls, label: str) -> Placeholder:
+        return super().__new__(cls, f"<{label}>")
+
+
+Num: TypeAlias = int | Placeholder
+Text: TypeAlias = str | Placeholder
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFacts:
+    """What every playbook may use. Settings come from the live snapshot.
+
+    `role` / `database` are the entity the finding is about (from the snapshot or the paste);
+    `seen` is how often the paste showed the error (0: found from live data only) and `detail`
+    what the signal carried beyond the entity (PgBouncer setting, pool numbers, 57P03 state).
+    """
+
+    cluster: Text
+    live: bool
+    version_major: Num
+    max_connections: Num
+    superuser_reserved_connections: Num
+    reserved_connections: Num
+    ordinary_slots: Num
+    client_backends: Num
+    ordinary_free: Num
+    new_max_connections: Num
+    idle_in_transaction_session_timeout_ms: Num
+    idle_session_timeout_ms: Num
+    tcp_keepalives_idle_s: Num
+    max_wal_senders: Num
+    monitoring_role: Text
+    monitoring_can_use_reserved: bool | Placeholder
+    role: Text
+    database: Text
+    seen: int
+    detail: Text
+    idle_min_age_s: int
+    idle_min_age: str
+    idle_tx_min_age_s: int
+    idle_tx_min_age: str
+    idle_tx_timeout: str
+    idle_session_timeout: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleFacts:
+    role_limit: Num
+    role_current: Num
+    role_free: Num
+    new_role_limit: Num
+    role_active: Num
+    role_idle: Num
+    role_idle_in_transaction: Num
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFacts:
+    database_limit: Num
+    database_current: Num
+    database_free: Num
+    new_database_limit: Num
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """Sessions that have sat in one state too long: `sessions` of them (a lower bound when
+    `sessions_exact` is False), mostly from `application` at `client`."""
+
+    state: str
+    sessions: Num
+    sessions_exact: bool
+    oldest_age_s: Num
+    oldest_age: Text
+    application: Text
+    client: Text
+
+
+@dataclass(frozen=True, slots=True)
+class NotConfirmedFacts:
+    """The paste reported `signal_kind` on `scope`; live numbers show `now_current`/`now_limit`."""
+
+    signal_kind: str
+    scope: str
+    now_current: Num
+    now_limit: Num
+
+
+CodeFacts: TypeAlias = RoleFacts | DatabaseFacts | SessionFacts | NotConfirmedFacts
+
+FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
+    FindingCode.ROLE_LIMIT: RoleFacts,
+    FindingCode.DATABASE_LIMIT: DatabaseFacts,
+    FindingCode.MAX_CONNECTIONS: None,
+    FindingCode.RESERVED_SLOTS: None,
+    FindingCode.WALSENDER_LIMIT: None,
+    FindingCode.IDLE_SESSIONS: SessionFacts,
+    FindingCode.IDLE_IN_TRANSACTION: SessionFacts,
+    FindingCode.POOLER_CLIENT_LIMIT: None,
+    FindingCode.POOLER_WAIT_TIMEOUT: None,
+    FindingCode.APP_POOL_TIMEOUT: None,
+    FindingCode.SERVER_NOT_READY: None,
+    FindingCode.NOT_CONFIRMED: NotConfirmedFacts,
+}
+
+
+def variables(code: FindingCode) -> frozenset[str]:
+    """The template variables a finding with this code provides."""
+    extra = FACTS_BY_CODE[code]
+    names = [f.name for f in fields(ServerFacts)]
+    if extra is not None:
+        names += [f.name for f in fields(extra)]
+    return frozenset(names)
+
+
+def context(server: ServerFacts, extra: CodeFacts | None) -> dict[str, object]:
+    """The template context: the fields of both records, by name."""
+    ctx: dict[str, object] = {f.name: getattr(server, f.name) for f in fields(server)}
+    if extra is not None:
+        ctx.update({f.name: getattr(extra, f.name) for f in fields(extra)})
+    return ctx
