@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,40 @@ class WarningsConfig:
     critical: float = 0.95
 
 
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class SlackConfig:
+    """Tokens default to the standard env vars; the file may set them (usually as ${ENV})."""
+
+    bot_token: str | None = None
+    signing_secret: str | None = None
+    app_token: str | None = None
+    api_url: str = DEFAULT_SLACK_API_URL
+    max_file_bytes: int = 200 * 1024 * 1024
+
+    def secrets(self) -> list[str]:
+        return [s for s in (self.bot_token, self.signing_secret, self.app_token) if s]
+
+
 @dataclass(frozen=True)
 class Config:
     clusters: Mapping[str, ClusterConfig]
     approvers: tuple[str, ...] = ()
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
     state_path: Path = Path("pgconn-state.sqlite3")
+    slack: SlackConfig = field(default_factory=SlackConfig)
     source: str = "config"
+
+    def clusters_for_channel(self, channel: str) -> list[str]:
+        """Clusters bound to a Slack channel (by ID or #name) through `clusters.<n>.channels`."""
+        return sorted(n for n, c in self.clusters.items() if channel in c.channels)
+
+    def channel_may_use(self, cluster: str, channel_ids: Sequence[str]) -> bool:
+        """A cluster with `channels` may only be used there; one without, anywhere."""
+        bound = self.clusters[cluster].channels
+        return not bound or any(c in bound for c in channel_ids)
 
     def cluster(self, name: str) -> ClusterConfig:
         try:
@@ -67,7 +94,7 @@ class Config:
                     continue
                 if password:
                     found.append(str(password))
-        return found
+        return found + self.slack.secrets()
 
 
 class _Collector:
@@ -168,7 +195,8 @@ def parse(document: object, env: Mapping[str, str] | None = None,
           source: str = "config") -> Config:
     problems = _Collector()
     data = _interpolate_tree(document, os.environ if env is None else env, problems, "")
-    top = problems.mapping(data, "", {"clusters", "approvers", "warnings", "state_path"})
+    top = problems.mapping(data, "",
+                           {"clusters", "approvers", "warnings", "state_path", "slack"})
 
     clusters: dict[str, ClusterConfig] = {}
     raw_clusters = problems.mapping(top.get("clusters"), "clusters", set(top.get("clusters") or {}))
@@ -209,15 +237,40 @@ def parse(document: object, env: Mapping[str, str] | None = None,
         problems.add("warnings.critical", "must be at least warnings.threshold")
 
     approvers = problems.strings(top.get("approvers"), "approvers")
+    slack = _slack(top.get("slack"), problems, os.environ if env is None else env)
     state_path = problems.string(top.get("state_path"), "state_path")
     if problems.problems:
         raise ConfigError(problems.problems, source)
     return Config(
         clusters=clusters,
         approvers=approvers,
+        slack=slack,
         warnings=warn,
         state_path=Path(state_path) if state_path else Config.state_path,
         source=source,
+    )
+
+
+def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackConfig:
+    body = problems.mapping(raw, "slack", {"bot_token", "signing_secret", "app_token",
+                                           "api_url", "max_file_bytes"})
+    api_url = (problems.string(body.get("api_url"), "slack.api_url")
+               or env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL)
+    if not re.match(r"^https?://", api_url):
+        problems.add("slack.api_url", "must be an http(s) URL")
+    if not api_url.endswith("/"):
+        api_url += "/"
+    return SlackConfig(
+        bot_token=problems.string(body.get("bot_token"), "slack.bot_token")
+        or env.get("SLACK_BOT_TOKEN"),
+        signing_secret=problems.string(body.get("signing_secret"), "slack.signing_secret")
+        or env.get("SLACK_SIGNING_SECRET"),
+        app_token=problems.string(body.get("app_token"), "slack.app_token")
+        or env.get("SLACK_APP_TOKEN"),
+        api_url=api_url,
+        max_file_bytes=int(problems.number(body.get("max_file_bytes"), "slack.max_file_bytes",
+                                           SlackConfig.max_file_bytes, lo=1024, hi=2**34,
+                                           integer=True)),
     )
 
 
