@@ -7,6 +7,7 @@ copies backend status only once. Grouping and counting happen here, in Python, o
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -79,30 +80,47 @@ def take_snapshot(conn: psycopg.Connection[Any], cluster: str) -> Snapshot:
         raise DiagnosticsError(
             f"the diagnostics query failed: {type(exc).__name__}: {exc}".strip()
         ) from exc
-    return build_snapshot(cluster, version, version_text, whoami_rows[0], setting_rows,
+    return build_snapshot(cluster, version, version_text, whoami_rows[0], setting_rows[0],
                           role_rows, db_rows, session_rows)
 
 
-def _settings(rows: Sequence[Any]) -> Settings:
-    raw = {r.name: r.setting for r in rows}
+_UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_SHOWN = re.compile(r"^(?P<n>-?\d+)\s*(?P<unit>ms|s|min|h|d)?$")
 
-    def num(name: str, default: int = 0) -> int:
-        value = raw.get(name)
-        return int(value) if value not in (None, "") else default
+
+def _duration_ms(shown: str | None, base_unit_ms: int) -> int | None:
+    """A time setting as SHOW displays it ('0', '30s', '2h', '1500ms') in milliseconds."""
+    if shown is None:
+        return None
+    match = _SHOWN.match(shown.strip())
+    if not match:
+        raise DiagnosticsError(f"unexpected setting value {shown!r}")
+    unit = match["unit"]
+    return int(match["n"]) * (_UNIT_MS[unit] if unit else base_unit_ms)
+
+
+def _settings(row: Any) -> Settings:
+    def count(value: str | None) -> int:
+        return int(value) if value else 0
+
+    def ms(value: str | None) -> int:
+        return _duration_ms(value, 1) or 0
+
+    def seconds(value: str | None) -> int:
+        return (_duration_ms(value, 1000) or 0) // 1000
 
     return Settings(
-        max_connections=num("max_connections"),
-        superuser_reserved_connections=num("superuser_reserved_connections"),
-        reserved_connections=num("reserved_connections") if "reserved_connections" in raw
-        else None,
-        idle_in_transaction_session_timeout_ms=num("idle_in_transaction_session_timeout"),
-        idle_session_timeout_ms=num("idle_session_timeout") if "idle_session_timeout" in raw
-        else None,
-        statement_timeout_ms=num("statement_timeout"),
-        tcp_keepalives_idle_s=num("tcp_keepalives_idle"),
-        tcp_keepalives_interval_s=num("tcp_keepalives_interval"),
-        tcp_keepalives_count=num("tcp_keepalives_count"),
-        max_wal_senders=num("max_wal_senders"),
+        max_connections=count(row.max_connections),
+        superuser_reserved_connections=count(row.superuser_reserved_connections),
+        reserved_connections=None if row.reserved_connections is None
+        else count(row.reserved_connections),
+        idle_in_transaction_session_timeout_ms=ms(row.idle_in_transaction_session_timeout),
+        idle_session_timeout_ms=_duration_ms(row.idle_session_timeout, 1),
+        statement_timeout_ms=ms(row.statement_timeout),
+        tcp_keepalives_idle_s=seconds(row.tcp_keepalives_idle),
+        tcp_keepalives_interval_s=seconds(row.tcp_keepalives_interval),
+        tcp_keepalives_count=count(row.tcp_keepalives_count),
+        max_wal_senders=count(row.max_wal_senders),
     )
 
 
@@ -141,16 +159,18 @@ def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
 
 
 def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
-                   setting_rows: Sequence[Any], role_rows: Sequence[Any],
+                   setting_row: Any, role_rows: Sequence[Any],
                    db_rows: Sequence[Any], session_rows: Sequence[Any]) -> Snapshot:
     now: datetime = whoami.now
+    role_names = {r.oid: r.rolname for r in role_rows}
+    superusers = {r.oid for r in role_rows if r.rolsuper}
+    db_names = {d.oid: d.datname for d in db_rows}
     rows = [
-        _Row(pid=s.pid, role=s.usename, database=s.datname,
-             application=s.application_name or "", client=s.client or "?",
-             state=s.state, backend_start=s.backend_start, xact_start=s.xact_start,
-             state_change=s.state_change, wait_event=s.wait_event,
-             query=None if s.hidden else s.query, superuser=bool(s.superuser),
-             hidden=bool(s.hidden))
+        _Row(pid=s.pid, role=role_names.get(s.usesysid, f"oid {s.usesysid}"),
+             database=db_names.get(s.datid), application=s.application_name or "",
+             client=s.client or "?", state=s.state, backend_start=s.backend_start,
+             xact_start=s.xact_start, state_change=s.state_change, wait_event=s.wait_event,
+             query=s.query, superuser=s.usesysid in superusers, hidden=bool(s.hidden))
         for s in session_rows
     ]
     by_role = Counter(r.role for r in rows)
@@ -165,6 +185,7 @@ def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
         DatabaseUsage(name=d.datname, conn_limit=d.datconnlimit,
                       current=by_db.get(d.datname, 0), allow_connections=d.datallowconn)
         for d in db_rows
+        if d.datallowconn or d.datconnlimit >= 0 or by_db.get(d.datname, 0) > 0
     )
     blind: list[str] = []
     hidden = sum(1 for r in rows if r.hidden)
@@ -179,7 +200,7 @@ def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
         server_version_num=version,
         server_version=version_text,
         taken_at=now,
-        settings=_settings(setting_rows),
+        settings=_settings(setting_row),
         client_backends=len(rows),
         superuser_backends=sum(1 for r in rows if r.superuser),
         roles=roles,

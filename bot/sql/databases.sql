@@ -1,3 +1,2 @@
-SELECT datname, datconnlimit, datallowconn
+SELECT oid, datname, datconnlimit, datallowconn
 FROM pg_catalog.pg_database
-WHERE NOT datistemplate OR datallowconn

@@ -1,9 +1,14 @@
--- Settings that bound connections; absent names (e.g. reserved_connections before 16) are
--- simply not returned.
-SELECT name, setting
-FROM pg_catalog.pg_settings
-WHERE name IN (
-    'max_connections', 'superuser_reserved_connections', 'reserved_connections',
-    'idle_in_transaction_session_timeout', 'idle_session_timeout', 'statement_timeout',
-    'tcp_keepalives_idle', 'tcp_keepalives_interval', 'tcp_keepalives_count', 'max_wal_senders'
-)
+-- Settings that bound connections, as SHOW displays them (units included). missing_ok: names a
+-- version lacks (reserved_connections before 16, idle_session_timeout before 14) come back NULL.
+-- current_setting() is used instead of pg_settings, which builds every setting on each read.
+SELECT current_setting('max_connections', true) AS max_connections,
+       current_setting('superuser_reserved_connections', true) AS superuser_reserved_connections,
+       current_setting('reserved_connections', true) AS reserved_connections,
+       current_setting('idle_in_transaction_session_timeout', true)
+         AS idle_in_transaction_session_timeout,
+       current_setting('idle_session_timeout', true) AS idle_session_timeout,
+       current_setting('statement_timeout', true) AS statement_timeout,
+       current_setting('tcp_keepalives_idle', true) AS tcp_keepalives_idle,
+       current_setting('tcp_keepalives_interval', true) AS tcp_keepalives_interval,
+       current_setting('tcp_keepalives_count', true) AS tcp_keepalives_count,
+       current_setting('max_wal_senders', true) AS max_wal_senders

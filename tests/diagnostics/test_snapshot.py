@@ -141,3 +141,25 @@ def test_every_query_the_code_asks_for_has_a_file(version):
 def test_versioned_query_is_chosen_by_server_version():
     assert "false AS can_use_reserved" in queries.query("whoami", 150000)
     assert "pg_use_reserved_connections" in queries.query("whoami", 160000)
+
+
+def test_time_settings_are_read_in_their_units(cluster):
+    """SHOW renders durations with units ('90s', '2h'); they come back as plain numbers."""
+    role = pg.unique("mon")
+    pw = pg.create_role(cluster, role, extra="IN ROLE pg_monitor")
+    with pg.admin(cluster) as conn:
+        for setting, value in [("idle_in_transaction_session_timeout", "90s"),
+                               ("statement_timeout", "1500ms"), ("tcp_keepalives_idle", "2h")]:
+            conn.execute(f"ALTER ROLE {role} SET {setting} = '{value}'")
+    s = diagnose(cluster.dsn(user=role, password=pw), "t").settings
+    assert s.idle_in_transaction_session_timeout_ms == 90_000
+    assert s.statement_timeout_ms == 1500
+    assert s.tcp_keepalives_idle_s == 7200
+
+
+@pytest.mark.parametrize(("shown", "base", "expected"), [
+    ("0", 1, 0), ("-1", 1, -1), ("250ms", 1, 250), ("30s", 1, 30_000), ("5min", 1, 300_000),
+    ("2h", 1000, 7_200_000), ("1d", 1, 86_400_000), ("75", 1000, 75_000), (None, 1, None),
+])
+def test_duration_parsing(shown, base, expected):
+    assert snapshot._duration_ms(shown, base) == expected

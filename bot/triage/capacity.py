@@ -1,0 +1,276 @@
+"""Limits that are full or nearly full, read from a live snapshot: roles, databases, the server."""
+
+from __future__ import annotations
+
+from bot.diagnostics.model import DatabaseUsage, RoleUsage, Snapshot
+from bot.triage import actions
+from bot.triage.codes import FindingCode
+from bot.triage.draft import Draft
+from bot.triage.facts import (
+    DatabaseFacts,
+    Placeholder,
+    RoleFacts,
+    raised_limit,
+    server_facts,
+)
+from bot.triage.model import Severity
+from bot.triage.sessions import Scope, StateCounts, describe_source, state_counts, top_holders
+from bot.triage.thresholds import Thresholds
+
+
+def _severity(current: int, limit: int, t: Thresholds) -> Severity | None:
+    if current >= limit:
+        return Severity.CRITICAL
+    if current >= limit * t.near_ratio:
+        return Severity.WARNING
+    return None
+
+
+def _how_full(current: int, limit: int) -> str:
+    if current > limit:
+        return f"over its connection limit ({current}/{limit})"
+    if current == limit:
+        return f"at its connection limit ({current}/{limit})"
+    return f"near its connection limit ({current}/{limit})"
+
+
+def describe_states(c: StateCounts, monitoring_role: str) -> list[str]:
+    """Evidence lines on what the sessions are doing; unseen states are said to be unseen."""
+    if c.total == 0:
+        return []
+    parts = [
+        f"{n} {label}"
+        for n, label in (
+            (c.active, "active"),
+            (c.idle, "idle"),
+            (c.idle_in_transaction, "idle in transaction"),
+            (c.other, "in another state"),
+        )
+        if n
+    ]
+    lines = []
+    if parts:
+        lines.append("By state: " + ", ".join(parts) + ".")
+    if c.unknown:
+        lines.append(
+            f"The state of {c.unknown} of {c.total} session(s) is hidden from monitoring role "
+            f"{monitoring_role}, so they are not counted as idle or active; grant it pg_monitor "
+            "to see them."
+        )
+    return lines
+
+
+def busy_cause(c: StateCounts) -> str | None:
+    """When most sessions are working, the cause is load, not sessions left lying around."""
+    if c.total and c.active * 2 >= c.total:
+        return f"{c.active} of {c.total} sessions active — real load or slow queries"
+    return None
+
+
+def describe_holders(snapshot: Snapshot, scope: Scope, total: int) -> list[str]:
+    holders = top_holders(snapshot.groups, scope)
+    if not holders or total == 0:
+        return []
+    parts = [
+        (f"role {h.role} " if scope.role is None and h.role else "")
+        + f"{describe_source(h.application, h.client)}: {h.count}"
+        for h in holders
+    ]
+    return ["Most sessions come from " + "; ".join(parts) + "."]
+
+
+def room_line(snapshot: Snapshot, new_limit: int | Placeholder, what: str) -> str:
+    free = snapshot.ordinary_free
+    if isinstance(new_limit, Placeholder):
+        return (
+            f"The server has {max(free, 0)} ordinary slot(s) free: raising {what}'s limit "
+            "would only move the refusals to the server."
+        )
+    return (
+        f"The server has {free} ordinary slot(s) free, enough to raise {what}'s limit "
+        f"to {new_limit} if the load is real."
+    )
+
+
+def role_drafts(
+    snapshot: Snapshot, t: Thresholds, cluster: str | None, focus_role: str | None
+) -> list[Draft]:
+    drafts = []
+    for r in snapshot.roles:
+        if focus_role is not None and r.name != focus_role:
+            continue
+        if r.conn_limit <= 0 or r.superuser or not r.can_login:
+            continue
+        severity = _severity(r.current, r.conn_limit, t)
+        if severity is not None:
+            drafts.append(role_draft(snapshot, r, severity, t, cluster))
+    return drafts
+
+
+def role_draft(
+    snapshot: Snapshot, r: RoleUsage, severity: Severity, t: Thresholds, cluster: str | None
+) -> Draft:
+    scope = Scope(role=r.name)
+    c = state_counts(snapshot.groups, scope)
+    new_limit = raised_limit(r.conn_limit, snapshot.ordinary_free, t.raise_share)
+    server = server_facts(snapshot, t, cluster=cluster, role=r.name)
+    extra = RoleFacts(
+        role_limit=r.conn_limit,
+        role_current=r.current,
+        role_free=max(r.conn_limit - r.current, 0),
+        new_role_limit=new_limit,
+        role_active=c.active,
+        role_idle=c.idle,
+        role_idle_in_transaction=c.idle_in_transaction,
+    )
+    refused = " New connections for it are refused." if r.current >= r.conn_limit else ""
+    draft = Draft(
+        code=FindingCode.ROLE_LIMIT,
+        severity=severity,
+        title=f"Role {r.name} is {_how_full(r.current, r.conn_limit)}",
+        server=server,
+        extra=extra,
+        evidence=[
+            f"Role {r.name} holds {r.current} of its {r.conn_limit} connections "
+            f"(CONNECTION LIMIT {r.conn_limit}).{refused}",
+            *describe_states(c, snapshot.monitoring_role),
+            *describe_holders(snapshot, scope, c.total),
+            room_line(snapshot, new_limit, r.name),
+        ],
+        role=r.name,
+        current=r.current,
+        limit=r.conn_limit,
+        pressure=r.current / r.conn_limit,
+        cause=busy_cause(c),
+    )
+    if isinstance(new_limit, int):
+        draft.actions.append(actions.raise_role_limit(r.name, r.conn_limit, new_limit))
+    return draft
+
+
+def database_drafts(
+    snapshot: Snapshot, t: Thresholds, cluster: str | None, focus_role: str | None
+) -> list[Draft]:
+    drafts = []
+    for d in snapshot.databases:
+        if d.conn_limit <= 0 or not d.allow_connections:
+            continue
+        severity = _severity(d.current, d.conn_limit, t)
+        if severity is None:
+            continue
+        if (
+            focus_role is not None
+            and not state_counts(snapshot.groups, Scope(role=focus_role, database=d.name)).total
+        ):
+            continue
+        drafts.append(database_draft(snapshot, d, severity, t, cluster, focus_role))
+    return drafts
+
+
+def database_draft(
+    snapshot: Snapshot,
+    d: DatabaseUsage,
+    severity: Severity,
+    t: Thresholds,
+    cluster: str | None,
+    focus_role: str | None,
+) -> Draft:
+    scope = Scope(role=focus_role, database=d.name)
+    c = state_counts(snapshot.groups, scope)
+    new_limit = raised_limit(d.conn_limit, snapshot.ordinary_free, t.raise_share)
+    extra = DatabaseFacts(
+        database_limit=d.conn_limit,
+        database_current=d.current,
+        database_free=max(d.conn_limit - d.current, 0),
+        new_database_limit=new_limit,
+    )
+    refused = " New connections to it are refused." if d.current >= d.conn_limit else ""
+    evidence = [
+        f"Database {d.name} has {d.current} of its {d.conn_limit} connections "
+        f"(CONNECTION LIMIT {d.conn_limit}).{refused}"
+    ]
+    if focus_role is not None:
+        evidence.append(f"Role {focus_role} holds {c.total} of them.")
+    evidence += [
+        *describe_states(c, snapshot.monitoring_role),
+        *describe_holders(snapshot, scope, c.total),
+        room_line(snapshot, new_limit, d.name),
+    ]
+    draft = Draft(
+        code=FindingCode.DATABASE_LIMIT,
+        severity=severity,
+        title=f"Database {d.name} is {_how_full(d.current, d.conn_limit)}",
+        server=server_facts(snapshot, t, cluster=cluster, role=focus_role, database=d.name),
+        extra=extra,
+        evidence=evidence,
+        database=d.name,
+        current=d.current,
+        limit=d.conn_limit,
+        pressure=d.current / d.conn_limit,
+        cause=busy_cause(c),
+    )
+    if isinstance(new_limit, int):
+        draft.actions.append(actions.raise_database_limit(d.name, d.conn_limit, new_limit))
+    return draft
+
+
+def server_draft(
+    snapshot: Snapshot, t: Thresholds, cluster: str | None, focus_role: str | None
+) -> Draft | None:
+    s = snapshot.settings
+    # pgconn's own backend holds a slot too: count it here, where the arithmetic must add up.
+    used = snapshot.client_backends + 1
+    reserved = s.superuser_reserved_connections + (s.reserved_connections or 0)
+    if used >= s.max_connections:
+        code, severity = FindingCode.MAX_CONNECTIONS, Severity.CRITICAL
+        title = f"The server is out of connection slots ({used}/{s.max_connections})"
+    elif used >= s.ordinary_slots:
+        code, severity = FindingCode.RESERVED_SLOTS, Severity.CRITICAL
+        title = (
+            f"Only reserved slots are left: ordinary roles are refused "
+            f"({used}/{s.max_connections} in use, {reserved} reserved)"
+        )
+    elif s.ordinary_slots > 0 and used >= s.ordinary_slots * t.near_ratio:
+        # Near full: name the refusal ordinary roles will meet first.
+        code = FindingCode.RESERVED_SLOTS if reserved else FindingCode.MAX_CONNECTIONS
+        severity = Severity.WARNING
+        title = (
+            f"The server is near full: {used} of {s.ordinary_slots} slots for ordinary roles in use"
+        )
+    else:
+        return None
+    scope = Scope(role=focus_role)
+    c = state_counts(snapshot.groups, scope)
+    evidence = [
+        f"{used} of max_connections {s.max_connections} slots in use: "
+        f"{snapshot.client_backends} client backends "
+        f"({snapshot.superuser_backends} of them superusers) plus pgconn's own.",
+        f"Ordinary roles may use {s.ordinary_slots} = {s.max_connections} max_connections "
+        f"- {s.superuser_reserved_connections} superuser_reserved_connections"
+        + (
+            f" - {s.reserved_connections} reserved_connections"
+            if s.reserved_connections is not None
+            else ""
+        )
+        + f"; {max(snapshot.ordinary_free, 0)} left.",
+    ]
+    if focus_role is not None:
+        evidence.append(f"Role {focus_role} holds {c.total} of them.")
+    evidence += describe_states(c, snapshot.monitoring_role)
+    evidence += describe_holders(snapshot, scope, c.total)
+    if not snapshot.monitoring_can_use_reserved:
+        evidence.append(
+            f"Monitoring role {snapshot.monitoring_role} cannot use the reserved slots: once the "
+            "ordinary ones are gone, pgconn cannot connect either."
+        )
+    return Draft(
+        code=code,
+        severity=severity,
+        title=title,
+        server=server_facts(snapshot, t, cluster=cluster, role=focus_role),
+        evidence=evidence,
+        current=used,
+        limit=s.ordinary_slots if code is FindingCode.RESERVED_SLOTS else s.max_connections,
+        pressure=used / max(s.ordinary_slots, 1),
+        cause=busy_cause(c),
+    )

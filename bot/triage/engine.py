@@ -1,0 +1,172 @@
+"""triage(): signals + snapshot -> a ranked Report with evidence, playbooks and actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bot.diagnostics.model import Snapshot
+from bot.errors import PlaybookError
+from bot.signals.model import Signal
+from bot.triage.capacity import database_drafts, role_drafts, server_draft
+from bot.triage.codes import FindingCode
+from bot.triage.draft import Draft
+from bot.triage.facts import context
+from bot.triage.headline import headline
+from bot.triage.idle import idle_drafts, idle_in_transaction_drafts
+from bot.triage.model import Finding, Report, Severity
+from bot.triage.pasted import apply_signals
+from bot.triage.sessions import Scope, state_counts
+from bot.triage.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+if TYPE_CHECKING:
+    from bot.playbooks import PlaybookSet
+
+# Among equally severe and equally full findings: the limit first, then what fills it.
+_ORDER = [
+    FindingCode.ROLE_LIMIT,
+    FindingCode.DATABASE_LIMIT,
+    FindingCode.MAX_CONNECTIONS,
+    FindingCode.RESERVED_SLOTS,
+    FindingCode.WALSENDER_LIMIT,
+    FindingCode.POOLER_CLIENT_LIMIT,
+    FindingCode.POOLER_WAIT_TIMEOUT,
+    FindingCode.APP_POOL_TIMEOUT,
+    FindingCode.SERVER_NOT_READY,
+    FindingCode.IDLE_SESSIONS,
+    FindingCode.IDLE_IN_TRANSACTION,
+    FindingCode.NOT_CONFIRMED,
+]
+CAUSE_CODES = (FindingCode.IDLE_SESSIONS, FindingCode.IDLE_IN_TRANSACTION)
+
+
+def triage(
+    signals: Sequence[Signal],
+    snapshot: Snapshot | None,
+    *,
+    cluster: str | None,
+    playbooks: PlaybookSet,
+    focus_role: str | None = None,
+    notes: Sequence[str] = (),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> Report:
+    """Rank what is full and why. `focus_role` keeps only that role's findings and evidence
+    (server and database findings stay, narrowed to it); `notes` are added to the report's."""
+    cluster = cluster or (snapshot.cluster if snapshot else None)
+    kept = [s for s in signals if focus_role is None or s.role in (None, focus_role)]
+    drafts = _live_drafts(snapshot, thresholds, cluster, focus_role) if snapshot else []
+    apply_signals(drafts, kept, snapshot, thresholds, cluster)
+    _link_causes(drafts)
+    drafts.sort(key=_rank)
+    report_notes = list(notes)
+    findings = tuple(_finding(d, playbooks, report_notes) for d in drafts)
+    return Report(
+        cluster=cluster,
+        headline=headline(drafts, snapshot, cluster, focus_role, bool(kept)),
+        findings=findings,
+        signals=tuple(signals),
+        snapshot=snapshot,
+        notes=tuple(report_notes + _notes(snapshot, cluster, focus_role, signals, kept)),
+    )
+
+
+def _live_drafts(
+    snapshot: Snapshot, t: Thresholds, cluster: str | None, focus_role: str | None
+) -> list[Draft]:
+    limits = role_drafts(snapshot, t, cluster, focus_role)
+    limits += database_drafts(snapshot, t, cluster, focus_role)
+    server = server_draft(snapshot, t, cluster, focus_role)
+    if server is not None:
+        limits.append(server)
+
+    def pressure(role: str) -> tuple[bool, float]:
+        """Whether a limit that `role`'s sessions count against is full, and the fullest."""
+        holding = [
+            d
+            for d in limits
+            if d.role == role
+            or d.code in (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+            or (
+                d.code is FindingCode.DATABASE_LIMIT
+                and state_counts(snapshot.groups, Scope(role=role, database=d.database)).total
+            )
+        ]
+        full = any(d.severity is Severity.CRITICAL for d in holding)
+        return full, max((d.pressure for d in holding), default=0.0)
+
+    causes = idle_drafts(snapshot, t, cluster, focus_role, pressure)
+    causes += idle_in_transaction_drafts(snapshot, t, cluster, focus_role, pressure)
+    return limits + causes
+
+
+def _link_causes(drafts: list[Draft]) -> None:
+    """Give each limit the cause a headline should name: the largest group of stuck sessions
+    inside it (over the busy-sessions cause the limit may already carry)."""
+    causes = [d for d in drafts if d.code in CAUSE_CODES and d.stuck is not None]
+    for d in drafts:
+        if d.code in CAUSE_CODES:
+            continue
+        inside = [c for c in causes if _within(c, d)]
+        if inside:
+            d.cause = max(inside, key=lambda c: c.stuck.count if c.stuck else 0).cause
+
+
+def _within(cause: Draft, limit: Draft) -> bool:
+    if limit.code is FindingCode.ROLE_LIMIT:
+        return cause.role == limit.role
+    if limit.code is FindingCode.DATABASE_LIMIT:
+        return cause.stuck is not None and any(
+            s.database == limit.database for s in cause.stuck.sessions
+        )
+    return limit.code in (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+
+
+def _rank(d: Draft) -> tuple[int, float, int, str, str]:
+    return (-d.severity, -d.pressure, _ORDER.index(d.code), d.role or "", d.database or "")
+
+
+def _finding(d: Draft, playbooks: PlaybookSet, notes: list[str]) -> Finding:
+    section = None
+    playbook = playbooks.for_code(d.code)
+    if playbook is not None:
+        try:
+            section = playbook.render(context(d.server, d.extra))
+        except PlaybookError as exc:
+            notes.append(f"{exc} The evidence above still holds; report this playbook bug.")
+    return Finding(
+        code=d.code.value,
+        severity=d.severity,
+        title=d.title,
+        evidence=tuple(d.evidence),
+        playbook=section,
+        actions=tuple(d.actions),
+        role=d.role,
+        database=d.database,
+        current=d.current,
+        limit=d.limit,
+    )
+
+
+def _notes(
+    snapshot: Snapshot | None,
+    cluster: str | None,
+    focus_role: str | None,
+    signals: Sequence[Signal],
+    kept: Sequence[Signal],
+) -> list[str]:
+    notes = []
+    if snapshot is None:
+        target = cluster or "CLUSTER"
+        notes.append(
+            "No live data: values shown as <name> are placeholders, and statements that need "
+            f"them are withheld. `pgconn diagnose {target}` fills them in."
+        )
+    else:
+        notes.extend(snapshot.blind_spots)
+    if focus_role is not None:
+        dropped = len(signals) - len(kept)
+        notes.append(
+            f"Focused on role {focus_role}: other roles' findings are left out"
+            + (f", and {dropped} signal(s) about other roles." if dropped else ".")
+        )
+    return notes

@@ -1,0 +1,39 @@
+"""The one sentence a report opens with: what is full, how full, and the top cause."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.diagnostics.model import Snapshot
+from bot.triage.draft import Draft
+
+
+def headline(
+    drafts: Sequence[Draft],
+    snapshot: Snapshot | None,
+    cluster: str | None,
+    focus_role: str | None,
+    had_signals: bool,
+) -> str:
+    """`drafts` are ranked: the first one is what the sentence is about."""
+    if drafts:
+        top = drafts[0]
+        opening = top.headline or top.title
+        return f"{opening}: {top.cause}." if top.cause else f"{opening}."
+    if snapshot is None:
+        if had_signals:
+            return "The paste shows no connection-limit error, and there is no live data."
+        return "No connection-limit error recognised, and no live data to check."
+    on = f" on {cluster}" if cluster else ""
+    if focus_role is not None:
+        r = snapshot.role(focus_role)
+        if r is None:
+            return f"Role {focus_role} has no connections and no CONNECTION LIMIT{on}."
+        if r.conn_limit >= 0:
+            return f"Role {focus_role} has room{on}: {r.current}/{r.conn_limit} connections."
+        return f"Role {focus_role} holds {r.current} connection(s){on}; it has no limit of its own."
+    used = snapshot.client_backends + 1
+    return (
+        f"Nothing is near a connection limit{on}: {used} of "
+        f"{snapshot.settings.ordinary_slots} slots for ordinary roles in use."
+    )

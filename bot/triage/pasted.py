@@ -1,0 +1,346 @@
+"""Findings from what the paste showed, checked against the live snapshot when there is one.
+
+A signal the snapshot confirms adds its evidence to the live finding. One the snapshot
+contradicts (the role is at 3/20 now) becomes `not_confirmed`, with the current numbers. Without
+a snapshot, the signal alone makes the finding, with explicit placeholders for what is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from bot.diagnostics.model import Snapshot
+from bot.signals.model import Signal, SignalKind
+from bot.triage.capacity import describe_states
+from bot.triage.codes import FindingCode
+from bot.triage.draft import Draft
+from bot.triage.facts import (
+    DatabaseFacts,
+    NotConfirmedFacts,
+    Placeholder,
+    RoleFacts,
+    ServerFacts,
+    server_facts,
+)
+from bot.triage.model import Severity
+from bot.triage.sessions import Scope, state_counts
+from bot.triage.thresholds import Thresholds
+
+_SERVER_CODES = (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+
+_OUTSIDE_TITLES = {
+    SignalKind.POOLER_CLIENT_LIMIT: "PgBouncer refused new clients",
+    SignalKind.POOLER_WAIT_TIMEOUT: "Clients timed out waiting in PgBouncer for a server",
+    SignalKind.APP_POOL_TIMEOUT: "The application's own connection pool ran dry",
+    SignalKind.WALSENDER_LIMIT: "Replication connections exceeded max_wal_senders",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """All signals of one (kind, role, database), folded: total count, earliest line."""
+
+    first: Signal
+    count: int
+
+    @property
+    def evidence(self) -> str:
+        s = self.first
+        excerpt = " ".join(s.excerpt.split())
+        if len(excerpt) > 160:
+            excerpt = excerpt[:159] + "…"
+        shown = f": {excerpt}" if excerpt else ""
+        code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
+        return (
+            f"The paste shows this {self.count}× (first at line {s.first_line}, "
+            f"{s.source}{code}){shown}"
+        )
+
+
+def fold(signals: Sequence[Signal]) -> list[Seen]:
+    first: dict[tuple[SignalKind, str | None, str | None], Signal] = {}
+    counts: dict[tuple[SignalKind, str | None, str | None], int] = {}
+    for s in signals:
+        key = (s.kind, s.role, s.database)
+        if key not in first or s.first_line < first[key].first_line:
+            first[key] = s
+        counts[key] = counts.get(key, 0) + s.count
+    return [Seen(first[k], counts[k]) for k in first]
+
+
+def _attach(draft: Draft, seen: Seen) -> None:
+    draft.evidence.append(seen.evidence)
+    draft.server = replace(
+        draft.server,
+        seen=draft.server.seen + seen.count,
+        detail=seen.first.detail or draft.server.detail,
+    )
+
+
+def apply_signals(
+    drafts: list[Draft],
+    signals: Sequence[Signal],
+    snapshot: Snapshot | None,
+    t: Thresholds,
+    cluster: str | None,
+) -> None:
+    """Add the signals' evidence to `drafts`, or new drafts for them."""
+    for seen in fold(signals):
+        match = _matching(drafts, seen)
+        if match is not None:
+            _attach(match, seen)
+            continue
+        draft = (
+            _live_draft(seen, snapshot, t, cluster)
+            if snapshot is not None
+            else _paste_only_draft(seen, t, cluster)
+        )
+        draft.evidence.append(seen.evidence)
+        drafts.append(draft)
+
+
+def _matching(drafts: list[Draft], seen: Seen) -> Draft | None:
+    s = seen.first
+    for d in drafts:
+        if s.kind is SignalKind.ROLE_LIMIT and d.code is FindingCode.ROLE_LIMIT:
+            if s.role is None or d.role == s.role:
+                return d
+        elif s.kind is SignalKind.DATABASE_LIMIT and d.code is FindingCode.DATABASE_LIMIT:
+            if s.database is None or d.database == s.database:
+                return d
+        elif s.kind in (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS):
+            if d.code in _SERVER_CODES:
+                return d
+        elif d.code.value == s.kind.value and d.role == s.role and d.database == s.database:
+            return d
+    return None
+
+
+def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
+    s = seen.first
+    server = server_facts(
+        None,
+        t,
+        cluster=cluster,
+        role=s.role,
+        database=s.database,
+        seen=seen.count,
+        detail=s.detail,
+    )
+    role = s.role or "a role"
+    database = s.database or "a database"
+    no_live = "No live data: pgconn could not check the current numbers."
+    if s.kind is SignalKind.ROLE_LIMIT:
+        unknown = Placeholder
+        return Draft(
+            code=FindingCode.ROLE_LIMIT,
+            severity=Severity.CRITICAL,
+            title=f"Role {role} hit its connection limit",
+            headline=f"Role {role} hit its connection limit ({seen.count}× in the paste)",
+            server=server,
+            extra=RoleFacts(
+                role_limit=unknown("role limit"),
+                role_current=unknown("role current"),
+                role_free=unknown("role free"),
+                new_role_limit=unknown("new limit"),
+                role_active=unknown("active"),
+                role_idle=unknown("idle"),
+                role_idle_in_transaction=unknown("idle in transaction"),
+            ),
+            evidence=[no_live],
+            role=s.role,
+            pressure=1.0,
+        )
+    if s.kind is SignalKind.DATABASE_LIMIT:
+        return Draft(
+            code=FindingCode.DATABASE_LIMIT,
+            severity=Severity.CRITICAL,
+            title=f"Database {database} hit its connection limit",
+            headline=(f"Database {database} hit its connection limit ({seen.count}× in the paste)"),
+            server=server,
+            extra=DatabaseFacts(
+                database_limit=Placeholder("database limit"),
+                database_current=Placeholder("database current"),
+                database_free=Placeholder("database free"),
+                new_database_limit=Placeholder("new limit"),
+            ),
+            evidence=[no_live],
+            database=s.database,
+            pressure=1.0,
+        )
+    if s.kind is SignalKind.MAX_CONNECTIONS:
+        title = "The server ran out of connection slots (max_connections)"
+    elif s.kind is SignalKind.RESERVED_SLOTS:
+        title = "Only reserved slots were left: ordinary roles were refused"
+    elif s.kind is SignalKind.SERVER_NOT_READY:
+        return _not_ready(seen, server, None)
+    else:
+        title = _OUTSIDE_TITLES[s.kind] + (f" ({s.detail})" if s.detail else "")
+    return Draft(
+        code=FindingCode(s.kind.value),
+        severity=Severity.CRITICAL,
+        title=title,
+        headline=f"{title} ({seen.count}× in the paste)",
+        server=server,
+        evidence=[no_live],
+        role=s.role,
+        database=s.database,
+        pressure=1.0,
+    )
+
+
+def _not_ready(seen: Seen, server: ServerFacts, snapshot: Snapshot | None) -> Draft:
+    state = seen.first.detail or "starting up, shutting down or in recovery"
+    evidence = [
+        f"SQLSTATE 57P03: the server was {state}. That is not a capacity problem: more "
+        "connections or a higher max_connections would not help."
+    ]
+    if snapshot is not None:
+        evidence.append(
+            f"pgconn connected at {snapshot.taken_at:%Y-%m-%d %H:%M:%S %Z}: the server accepts "
+            "connections now."
+        )
+    title = f"The server was not accepting connections ({state}) — not a capacity problem"
+    return Draft(
+        code=FindingCode.SERVER_NOT_READY,
+        severity=Severity.CRITICAL if snapshot is None else Severity.INFO,
+        title=title,
+        server=server,
+        evidence=evidence,
+        pressure=0.0,
+    )
+
+
+def _live_draft(seen: Seen, snapshot: Snapshot, t: Thresholds, cluster: str | None) -> Draft:
+    """A signal that no live finding confirms: outside PostgreSQL, not capacity, or passed."""
+    s = seen.first
+    server = server_facts(
+        snapshot,
+        t,
+        cluster=cluster,
+        role=s.role,
+        database=s.database,
+        seen=seen.count,
+        detail=s.detail,
+    )
+    if s.kind is SignalKind.SERVER_NOT_READY:
+        return _not_ready(seen, server, snapshot)
+    if s.kind in _OUTSIDE_TITLES:
+        return _outside_draft(seen, server, snapshot)
+    return _not_confirmed(seen, server, snapshot)
+
+
+def _headroom(snapshot: Snapshot, role: str | None) -> tuple[bool, list[str]]:
+    """Whether PostgreSQL itself had room for the client that was refused, and the numbers."""
+    free = snapshot.ordinary_free
+    lines = [
+        f"PostgreSQL has {max(free, 0)} of {snapshot.settings.ordinary_slots} ordinary slots free."
+    ]
+    roomy = free > 0
+    r = snapshot.role(role) if role is not None else None
+    if r is not None and r.conn_limit >= 0:
+        lines.append(f"Role {r.name} holds {r.current} of its {r.conn_limit} connections.")
+        roomy = roomy and r.current < r.conn_limit
+    return roomy, lines
+
+
+def _outside_draft(seen: Seen, server: ServerFacts, snapshot: Snapshot) -> Draft:
+    s = seen.first
+    title = _OUTSIDE_TITLES[s.kind] + (f" ({s.detail})" if s.detail else "")
+    if s.kind is SignalKind.WALSENDER_LIMIT:
+        return Draft(
+            code=FindingCode.WALSENDER_LIMIT,
+            severity=Severity.CRITICAL,
+            title=title,
+            server=server,
+            evidence=[
+                f"max_wal_senders is {snapshot.settings.max_wal_senders}. Replication "
+                "connections have their own slots; pgconn does not count them (the SQL below "
+                "lists them)."
+            ],
+            pressure=1.0,
+        )
+    roomy, lines = _headroom(snapshot, s.role)
+    where = "the pooler" if s.kind is not SignalKind.APP_POOL_TIMEOUT else "the application"
+    if roomy:
+        lines.append(
+            f"So the limit that was hit is in {where}, not in PostgreSQL: the database is fine "
+            "right now."
+        )
+        headline = f"{title} — PostgreSQL itself has headroom"
+    else:
+        lines.append("PostgreSQL is short of slots too: see the findings on its limits.")
+        headline = title
+    return Draft(
+        code=FindingCode(s.kind.value),
+        severity=Severity.CRITICAL,
+        title=title,
+        headline=headline,
+        server=server,
+        evidence=lines,
+        role=s.role,
+        database=s.database,
+        pressure=1.0,
+    )
+
+
+def _not_confirmed(seen: Seen, server: ServerFacts, snapshot: Snapshot) -> Draft:
+    s = seen.first
+    current: int | None
+    limit: int | None
+    if s.kind is SignalKind.ROLE_LIMIT and s.role is not None:
+        scope = f"role {s.role}"
+        r = snapshot.role(s.role)
+        current = r.current if r else 0
+        limit = r.conn_limit if r and r.conn_limit >= 0 and not r.superuser else None
+        counts = state_counts(snapshot.groups, Scope(role=s.role))
+    elif s.kind is SignalKind.DATABASE_LIMIT and s.database is not None:
+        scope = f"database {s.database}"
+        d = snapshot.database(s.database)
+        current = d.current if d else 0
+        limit = d.conn_limit if d and d.conn_limit >= 0 else None
+        counts = state_counts(snapshot.groups, Scope(database=s.database))
+    elif s.kind in (SignalKind.ROLE_LIMIT, SignalKind.DATABASE_LIMIT):
+        what = "role" if s.kind is SignalKind.ROLE_LIMIT else "database"
+        scope = f"a {what} (the paste does not name it)"
+        current, limit = None, None
+        counts = state_counts(())
+    else:
+        scope = "the server"
+        current = snapshot.client_backends + 1
+        limit = snapshot.settings.ordinary_slots
+        counts = state_counts(snapshot.groups)
+    if limit is None and current is not None:
+        now = f"{scope} has no CONNECTION LIMIT now and holds {current} connection(s)"
+    elif limit is None:
+        now = "no role or database is near its CONNECTION LIMIT now"
+    else:
+        now = f"{scope} is at {current}/{limit} now"
+    evidence = [
+        f"The paste shows {scope} out of connections ({s.kind.value}), but {now}: the incident "
+        "may have passed, or it comes in bursts.",
+        *describe_states(counts, snapshot.monitoring_role),
+    ]
+    if limit is None and current is not None and s.kind is not SignalKind.MAX_CONNECTIONS:
+        evidence.append("Its limit may have been lifted since, or it was renamed or dropped.")
+    return Draft(
+        code=FindingCode.NOT_CONFIRMED,
+        severity=Severity.WARNING,
+        title=f"Not happening now: {now}",
+        headline=f"The paste shows {scope} out of connections, but {now} — the incident may "
+        "have passed",
+        server=server,
+        extra=NotConfirmedFacts(
+            signal_kind=s.kind.value,
+            scope=scope,
+            now_current=current if current is not None else Placeholder("current"),
+            now_limit=limit if limit is not None else Placeholder("no limit"),
+        ),
+        evidence=evidence,
+        role=s.role,
+        database=s.database,
+        current=current,
+        limit=limit,
+        pressure=current / limit if current is not None and limit else 0.0,
+    )
