@@ -35,6 +35,7 @@ examples:
   pgconn explain app.log --cluster prod         ... and diagnose prod live
   pgconn diagnose prod                          live triage of a configured cluster
   pgconn diagnose --dsn 'host=db user=pgconn_monitor dbname=postgres'
+  pgconn serve --config pgconn.yaml             run the Slack bot (docs/slack.md)
 
 The configuration file comes from --config or $PGCONN_CONFIG (see README, Configuration).
 """
@@ -91,6 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and playbooks")
     check.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"))
     check.add_argument("--playbooks", metavar="DIR", type=Path)
+
+    serve = sub.add_parser(
+        "serve", help="run the Slack bot",
+        description="Run the Slack bot. With SLACK_APP_TOKEN (or slack.app_token) it connects "
+        "over Socket Mode and needs no public URL; otherwise it serves Slack's requests at "
+        "/slack/events on --port. Tokens come from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and "
+        "SLACK_APP_TOKEN (or the config's slack section), the Web API base URL from "
+        "SLACK_API_URL. See docs/slack.md.",
+    )
+    serve.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
+                       help="configuration file (default: $PGCONN_CONFIG)")
+    serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default: 3000)")
+    serve.add_argument("--host", default="0.0.0.0",  # noqa: S104 - a container's bot is reached from outside
+                       help="HTTP mode address (default: all)")
+    serve.add_argument("--playbooks", metavar="DIR", type=Path,
+                       help="playbook directory (default: the bundled playbooks/)")
     return parser
 
 
@@ -189,11 +206,25 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+
+    from bot.slack.app import serve
+
+    config = _config(args.config)
+    playbooks = _playbooks(args)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(config, playbooks, args.port, args.host)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": cmd_explain,
     "diagnose": cmd_diagnose,
     "demo": cmd_demo,
     "check-config": cmd_check_config,
+    "serve": cmd_serve,
 }
 
 

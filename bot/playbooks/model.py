@@ -42,7 +42,8 @@ class Playbook:
                 try:
                     statement = s.statement.render(context).strip()
                 except MissingValue as exc:
-                    withheld.append(f"{purpose} (needs {exc.placeholder})")
+                    needs = "" if exc.placeholder in purpose else f" (needs {exc.placeholder})"
+                    withheld.append(purpose + needs)
                     continue
                 if statement:
                     statements.append(SuggestedSql(purpose, statement, s.destructive))

@@ -81,6 +81,8 @@ def _environment(filters: dict[str, Callable[[Any], Any]]) -> ImmutableSandboxed
         lstrip_blocks=True,
     )
     env.filters.update(filters)
+    # `{% if x is known %}`: the value came from live data or the paste, not a placeholder.
+    env.tests["known"] = lambda value: not isinstance(value, Placeholder)
     return env
 
 

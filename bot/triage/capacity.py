@@ -60,10 +60,15 @@ def describe_states(c: StateCounts, monitoring_role: str) -> list[str]:
     return lines
 
 
-def busy_cause(c: StateCounts) -> str | None:
-    """When most sessions are working, the cause is load, not sessions left lying around."""
+def state_cause(c: StateCounts) -> str | None:
+    """What most sessions are doing, for a headline: working (load) or waiting (held slots).
+    Sessions stuck for long make a sharper cause, which replaces this one when there is one."""
+    waiting = c.idle + c.idle_in_transaction
     if c.total and c.active * 2 >= c.total:
         return f"{c.active} of {c.total} sessions active — real load or slow queries"
+    if c.total and waiting * 2 >= c.total:
+        also = f", {c.idle_in_transaction} idle in transaction" if c.idle_in_transaction else ""
+        return f"{c.idle} of {c.total} sessions idle{also} — slots held by clients doing nothing"
     return None
 
 
@@ -72,8 +77,8 @@ def describe_holders(snapshot: Snapshot, scope: Scope, total: int) -> list[str]:
     if not holders or total == 0:
         return []
     parts = [
-        (f"role {h.role} " if scope.role is None and h.role else "")
-        + f"{describe_source(h.application, h.client)}: {h.count}"
+        (f"role {h.role}, " if scope.role is None and h.role else "")
+        + f"{describe_source(h.application, h.client)} ({h.count})"
         for h in holders
     ]
     return ["Most sessions come from " + "; ".join(parts) + "."]
@@ -141,7 +146,7 @@ def role_draft(
         current=r.current,
         limit=r.conn_limit,
         pressure=r.current / r.conn_limit,
-        cause=busy_cause(c),
+        cause=state_cause(c),
     )
     if isinstance(new_limit, int):
         draft.actions.append(actions.raise_role_limit(r.name, r.conn_limit, new_limit))
@@ -207,7 +212,7 @@ def database_draft(
         current=d.current,
         limit=d.conn_limit,
         pressure=d.current / d.conn_limit,
-        cause=busy_cause(c),
+        cause=state_cause(c),
     )
     if isinstance(new_limit, int):
         draft.actions.append(actions.raise_database_limit(d.name, d.conn_limit, new_limit))
@@ -227,7 +232,7 @@ def server_draft(
     elif used >= s.ordinary_slots:
         code, severity = FindingCode.RESERVED_SLOTS, Severity.CRITICAL
         title = (
-            f"Only reserved slots are left: ordinary roles are refused "
+            f"Only reserved slots are left, so ordinary roles are refused "
             f"({used}/{s.max_connections} in use, {reserved} reserved)"
         )
     elif s.ordinary_slots > 0 and used >= s.ordinary_slots * t.near_ratio:
@@ -272,5 +277,5 @@ def server_draft(
         current=used,
         limit=s.ordinary_slots if code is FindingCode.RESERVED_SLOTS else s.max_connections,
         pressure=used / max(s.ordinary_slots, 1),
-        cause=busy_cause(c),
+        cause=state_cause(c),
     )

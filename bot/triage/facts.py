@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from bot.diagnostics.model import Snapshot
 from bot.triage.codes import FindingCode
@@ -114,6 +114,8 @@ class NotConfirmedFacts:
 
 CodeFacts: TypeAlias = RoleFacts | DatabaseFacts | SessionFacts | NotConfirmedFacts
 
+_F = TypeVar("_F", RoleFacts, DatabaseFacts, SessionFacts, NotConfirmedFacts)
+
 FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.ROLE_LIMIT: RoleFacts,
     FindingCode.DATABASE_LIMIT: DatabaseFacts,
@@ -128,6 +130,16 @@ FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.SERVER_NOT_READY: None,
     FindingCode.NOT_CONFIRMED: NotConfirmedFacts,
 }
+
+
+def _unknown(name: str) -> Placeholder:
+    return Placeholder(name.replace("_", " "))
+
+
+def placeholders(cls: type[_F]) -> _F:
+    """A record of the given kind with every value unknown (no live data)."""
+    unknown: dict[str, Any] = {f.name: _unknown(f.name) for f in fields(cls)}
+    return cls(**unknown)
 
 
 def variables(code: FindingCode) -> frozenset[str]:
@@ -183,7 +195,7 @@ def server_facts(
     }
     if snapshot is None:
         unknown: dict[str, Any] = {
-            f.name: Placeholder(f.name.replace("_", " "))
+            f.name: _unknown(f.name)
             for f in fields(ServerFacts)
             if f.name not in common and f.name != "live"
         }

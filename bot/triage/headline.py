@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.diagnostics.model import Snapshot
+from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
+
+LIMIT_CODES = (
+    FindingCode.ROLE_LIMIT,
+    FindingCode.DATABASE_LIMIT,
+    FindingCode.MAX_CONNECTIONS,
+    FindingCode.RESERVED_SLOTS,
+)
 
 
 def headline(
@@ -19,7 +27,11 @@ def headline(
     if drafts:
         top = drafts[0]
         opening = top.headline or top.title
-        return f"{opening}: {top.cause}." if top.cause else f"{opening}."
+        if top.cause:
+            return f"{opening}: {top.cause}."
+        if snapshot is None and top.code in LIMIT_CODES:
+            return f"{opening} — no live data to say why."
+        return f"{opening}."
     if snapshot is None:
         if had_signals:
             return "The paste shows no connection-limit error, and there is no live data."

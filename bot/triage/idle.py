@@ -74,48 +74,60 @@ def _idle_draft(
     level: float,
 ) -> Draft:
     age = human_duration(t.idle_min_age_s)
-    total = state_counts(snapshot.groups, Scope(role=role)).total
+    counts = state_counts(snapshot.groups, Scope(role=role))
     main = found.main_source()
     leak = bool(
         main and found.count >= t.idle_min_sessions and main[2] >= found.count * t.leak_share
     )
-    source = f", {describe_source(main[0], main[1])}" if main and main[2] == found.count else ""
-    evidence = [
-        f"{found.count_text} of role {role}'s {total} sessions have been idle for more than "
-        f"{age} (oldest {human_duration(found.oldest_age_s)})."
-    ]
-    if main and main[2] < found.count:
-        evidence.append(f"{main[2]} of them come from {describe_source(main[0], main[1])}.")
+    oldest = human_duration(found.oldest_age_s)
+    if found.exact:
+        cause = f"{found.count} sessions idle for more than {age}"
+        title = f"{found.count} sessions of role {role} idle for more than {age}"
+        evidence = [
+            f"{found.count} of role {role}'s {counts.total} sessions have been idle for more "
+            f"than {age} (oldest {oldest})."
+        ]
+    else:
+        cause = f"{counts.idle} idle sessions, at least {found.count} for more than {age}"
+        title = (
+            f"{counts.idle} idle sessions of role {role}, at least {found.count} "
+            f"for more than {age}"
+        )
+        evidence = [
+            f"Role {role} has {counts.idle} idle sessions of {counts.total}; at least "
+            f"{found.count} of them for more than {age} (oldest {oldest}). pgconn lists only "
+            f"the {len(snapshot.oldest_idle)} oldest idle sessions, so there may be more."
+        ]
+    source = ""
+    if main and main[2] == found.count:
+        source = f", {describe_source(main[0], main[1])}"
+        evidence.append(f"All {found.count} come from {source[2:]}.")
     elif main:
-        evidence.append(f"All of them come from {describe_source(main[0], main[1])}.")
+        evidence.append(
+            f"{main[2]} of the {found.count} come from {describe_source(main[0], main[1])}."
+        )
     if leak:
         evidence.append(
             "Sessions that one client opens and never uses again are the mark of a connection "
             "leak (connections not returned to the pool, or a pool larger than the load)."
-        )
-    if not found.exact:
-        evidence.append(
-            f"pgconn lists only the {len(snapshot.oldest_idle)} oldest idle sessions; "
-            "there may be more past the threshold."
         )
     timeout = snapshot.settings.idle_session_timeout_ms
     if timeout is None:
         evidence.append("idle_session_timeout does not exist before PostgreSQL 14.")
     else:
         evidence.append(f"idle_session_timeout is {setting_duration_ms(timeout)}.")
-    cause = f"{found.count_text} sessions idle for more than {age}{source}"
+    leak_mark = " — a probable leak" if leak else ""
     return Draft(
         code=FindingCode.IDLE_SESSIONS,
         severity=Severity.CRITICAL if full else Severity.WARNING,
-        title=f"{found.count_text} sessions of role {role} idle for more than {age}"
-        + (" — a probable leak" if leak else ""),
+        title=title + leak_mark,
         server=server_facts(snapshot, t, cluster=cluster, role=role),
         extra=_session_facts(found, IDLE),
         evidence=evidence,
         actions=[actions.terminate_stuck(role, IDLE, t.idle_min_age_s, found)],
         role=role,
         pressure=level,
-        cause=cause + (" — a probable leak" if leak else ""),
+        cause=cause + source + leak_mark,
         stuck=found,
     )
 

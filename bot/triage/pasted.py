@@ -21,6 +21,7 @@ from bot.triage.facts import (
     Placeholder,
     RoleFacts,
     ServerFacts,
+    placeholders,
     server_facts,
 )
 from bot.triage.model import Severity
@@ -28,6 +29,7 @@ from bot.triage.sessions import Scope, state_counts
 from bot.triage.thresholds import Thresholds
 
 _SERVER_CODES = (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+_SERVER_SIGNALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
 
 _OUTSIDE_TITLES = {
     SignalKind.POOLER_CLIENT_LIMIT: "PgBouncer refused new clients",
@@ -52,10 +54,8 @@ class Seen:
             excerpt = excerpt[:159] + "…"
         shown = f": {excerpt}" if excerpt else ""
         code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
-        return (
-            f"The paste shows this {self.count}× (first at line {s.first_line}, "
-            f"{s.source}{code}){shown}"
-        )
+        times = "once" if self.count == 1 else f"{self.count}×"
+        return f"The paste shows this {times} (line {s.first_line}, {s.source}{code}){shown}"
 
 
 def fold(signals: Sequence[Signal]) -> list[Seen]:
@@ -101,18 +101,16 @@ def apply_signals(
 
 
 def _matching(drafts: list[Draft], seen: Seen) -> Draft | None:
+    """The live finding a signal confirms, if any."""
     s = seen.first
     for d in drafts:
-        if s.kind is SignalKind.ROLE_LIMIT and d.code is FindingCode.ROLE_LIMIT:
-            if s.role is None or d.role == s.role:
-                return d
-        elif s.kind is SignalKind.DATABASE_LIMIT and d.code is FindingCode.DATABASE_LIMIT:
-            if s.database is None or d.database == s.database:
-                return d
-        elif s.kind in (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS):
-            if d.code in _SERVER_CODES:
-                return d
-        elif d.code.value == s.kind.value and d.role == s.role and d.database == s.database:
+        if s.kind is SignalKind.ROLE_LIMIT:
+            hit = d.code is FindingCode.ROLE_LIMIT and s.role in (None, d.role)
+        elif s.kind is SignalKind.DATABASE_LIMIT:
+            hit = d.code is FindingCode.DATABASE_LIMIT and s.database in (None, d.database)
+        else:
+            hit = s.kind in _SERVER_SIGNALS and d.code in _SERVER_CODES
+        if hit:
             return d
     return None
 
@@ -132,22 +130,13 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
     database = s.database or "a database"
     no_live = "No live data: pgconn could not check the current numbers."
     if s.kind is SignalKind.ROLE_LIMIT:
-        unknown = Placeholder
         return Draft(
             code=FindingCode.ROLE_LIMIT,
             severity=Severity.CRITICAL,
             title=f"Role {role} hit its connection limit",
             headline=f"Role {role} hit its connection limit ({seen.count}× in the paste)",
             server=server,
-            extra=RoleFacts(
-                role_limit=unknown("role limit"),
-                role_current=unknown("role current"),
-                role_free=unknown("role free"),
-                new_role_limit=unknown("new limit"),
-                role_active=unknown("active"),
-                role_idle=unknown("idle"),
-                role_idle_in_transaction=unknown("idle in transaction"),
-            ),
+            extra=placeholders(RoleFacts),
             evidence=[no_live],
             role=s.role,
             pressure=1.0,
@@ -157,14 +146,9 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
             code=FindingCode.DATABASE_LIMIT,
             severity=Severity.CRITICAL,
             title=f"Database {database} hit its connection limit",
-            headline=(f"Database {database} hit its connection limit ({seen.count}× in the paste)"),
+            headline=f"Database {database} hit its connection limit ({seen.count}× in the paste)",
             server=server,
-            extra=DatabaseFacts(
-                database_limit=Placeholder("database limit"),
-                database_current=Placeholder("database current"),
-                database_free=Placeholder("database free"),
-                new_database_limit=Placeholder("new limit"),
-            ),
+            extra=placeholders(DatabaseFacts),
             evidence=[no_live],
             database=s.database,
             pressure=1.0,
@@ -287,13 +271,17 @@ def _outside_draft(seen: Seen, server: ServerFacts, snapshot: Snapshot) -> Draft
 
 def _not_confirmed(seen: Seen, server: ServerFacts, snapshot: Snapshot) -> Draft:
     s = seen.first
-    current: int | None
-    limit: int | None
+    current: int | None = None
+    limit: int | None = None
+    state: str | None = None  # what the entity looks like now; None: the paste names none
     if s.kind is SignalKind.ROLE_LIMIT and s.role is not None:
         scope = f"role {s.role}"
         r = snapshot.role(s.role)
         current = r.current if r else 0
-        limit = r.conn_limit if r and r.conn_limit >= 0 and not r.superuser else None
+        if r is not None and r.superuser:
+            state = f"is a superuser (CONNECTION LIMIT does not apply) with {current} connection(s)"
+        elif r is not None and r.conn_limit >= 0:
+            limit = r.conn_limit
         counts = state_counts(snapshot.groups, Scope(role=s.role))
     elif s.kind is SignalKind.DATABASE_LIMIT and s.database is not None:
         scope = f"database {s.database}"
@@ -302,32 +290,37 @@ def _not_confirmed(seen: Seen, server: ServerFacts, snapshot: Snapshot) -> Draft
         limit = d.conn_limit if d and d.conn_limit >= 0 else None
         counts = state_counts(snapshot.groups, Scope(database=s.database))
     elif s.kind in (SignalKind.ROLE_LIMIT, SignalKind.DATABASE_LIMIT):
-        what = "role" if s.kind is SignalKind.ROLE_LIMIT else "database"
-        scope = f"a {what} (the paste does not name it)"
-        current, limit = None, None
+        scope = "a " + ("role" if s.kind is SignalKind.ROLE_LIMIT else "database")
         counts = state_counts(())
     else:
         scope = "the server"
         current = snapshot.client_backends + 1
         limit = snapshot.settings.ordinary_slots
         counts = state_counts(snapshot.groups)
-    if limit is None and current is not None:
-        now = f"{scope} has no CONNECTION LIMIT now and holds {current} connection(s)"
-    elif limit is None:
+    evidence = []
+    if current is None:
         now = "no role or database is near its CONNECTION LIMIT now"
+        title = f"Not happening now: {now}"
     else:
-        now = f"{scope} is at {current}/{limit} now"
-    evidence = [
+        if state is None:
+            state = (
+                f"is at {current}/{limit}"
+                if limit is not None
+                else f"has no CONNECTION LIMIT and holds {current} connection(s)"
+            )
+        now = f"it {state} now"
+        title = f"Not happening now: {scope} {state}"
+        if limit is None and state.startswith("has no"):
+            evidence.append("Its limit may have been lifted since, or it was renamed or dropped.")
+    evidence[:0] = [
         f"The paste shows {scope} out of connections ({s.kind.value}), but {now}: the incident "
         "may have passed, or it comes in bursts.",
         *describe_states(counts, snapshot.monitoring_role),
     ]
-    if limit is None and current is not None and s.kind is not SignalKind.MAX_CONNECTIONS:
-        evidence.append("Its limit may have been lifted since, or it was renamed or dropped.")
     return Draft(
         code=FindingCode.NOT_CONFIRMED,
         severity=Severity.WARNING,
-        title=f"Not happening now: {now}",
+        title=title,
         headline=f"The paste shows {scope} out of connections, but {now} — the incident may "
         "have passed",
         server=server,

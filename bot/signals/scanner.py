@@ -1,0 +1,161 @@
+"""The scanning loop: prefilter a buffer, parse its candidate lines, count what they report.
+
+A stream is scanned block by block. Each block is scanned together with the lines kept from
+before it (look-behind) and only up to the point where a full window of lines still follows
+(the rest is held back for the next block), so every candidate line sees the same
+neighbourhood as in a whole-buffer scan and line numbers run on across blocks.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES, Neighbourhood, line_starts_before
+from bot.signals.model import Signal, SignalKind
+from bot.signals.parse import SERVER_IDS, Hit, parse_line
+from bot.signals.prefilter import Prefilter
+
+EXCERPT_CHARS = 300
+
+
+def excerpt(line: str, around: int = 0) -> str:
+    text = line.strip()
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    start = max(0, min(around - 60, len(text) - EXCERPT_CHARS))
+    cut = text[start : start + EXCERPT_CHARS - 2]
+    return ("…" if start else "") + cut + "…"
+
+
+@dataclass(slots=True)
+class _Tally:
+    first: Hit
+    first_line: int
+    excerpt: str
+    count: int = 1
+
+
+class Tally:
+    """Signals by identity, in order of first occurrence."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[SignalKind, str | None, str | None, str | None], _Tally] = {}
+
+    def add(self, hit: Hit, line_no: int, line: str) -> None:
+        t = self._by_key.get(hit.key)
+        if t is None:
+            self._by_key[hit.key] = _Tally(hit, line_no, excerpt(line, _focus(line, hit)))
+        else:
+            t.count += 1
+
+    def signals(self) -> list[Signal]:
+        return [
+            Signal(
+                kind=t.first.kind,
+                role=t.first.role,
+                database=t.first.database,
+                sqlstate=t.first.sqlstate,
+                count=t.count,
+                source=t.first.source,
+                first_line=t.first_line,
+                excerpt=t.excerpt,
+                detail=t.first.detail,
+            )
+            for t in self._by_key.values()
+        ]
+
+
+def _focus(line: str, hit: Hit) -> int:
+    """Where in a long line to centre its excerpt: on the name, else on the severity label."""
+    for probe in (hit.role, hit.database, "FATAL", "rror"):
+        if probe and (at := line.find(probe)) >= 0:
+            return at
+    return 0
+
+
+def scan_block(
+    buf: bytes,
+    scan_from: int,
+    cut: int,
+    hi: int,
+    line_no: int,
+    prefilter: Prefilter,
+    tally: Tally,
+) -> int:
+    """Parse the candidate lines of `buf` that start in `[scan_from, cut)`, with neighbours from
+    `buf[:hi]`; `line_no` is the number of the line at `scan_from`. Returns the number of the
+    line at `cut`."""
+    candidates = prefilter.lines(buf)
+    server_starts = [c.start for c in candidates if not c.ids.isdisjoint(SERVER_IDS)]
+
+    def near(lo: int, hi_: int, own: int) -> bool:
+        i = bisect.bisect_left(server_starts, lo)
+        j = bisect.bisect_right(server_starts, hi_)
+        return any(s != own for s in server_starts[i:j])
+
+    pos = scan_from
+    n = line_no
+    for c in candidates:
+        if c.start < scan_from:
+            continue
+        if c.start >= cut:
+            break
+        n += buf.count(b"\n", pos, c.start)
+        pos = c.start
+        ctx = Neighbourhood(buf, c.start, c.end, 0, hi, near)
+        for hit in parse_line(ctx, c.ids):
+            tally.add(hit, n, ctx.line)
+    return n + buf.count(b"\n", pos, cut)
+
+
+def _holdback_start(buf: bytes, complete_end: int, scan_from: int) -> int:
+    """Start of the tail of `buf[:complete_end]` to hold back: enough whole lines that every line
+    before it has its full window of following lines in the buffer."""
+    pos = complete_end
+    lines = 0
+    while pos > scan_from and lines < WINDOW_LINES and complete_end - pos < WINDOW_BYTES:
+        pos = buf.rfind(b"\n", scan_from, pos - 1) + 1
+        if pos == 0 and scan_from > 0:
+            pos = scan_from
+        lines += 1
+    if lines < WINDOW_LINES and complete_end - pos < WINDOW_BYTES:
+        return scan_from  # not enough yet: process nothing, keep reading
+    return max(pos, scan_from)
+
+
+def scan_chunks(
+    chunks: Iterable[bytes],
+    prefilter: Prefilter,
+    progress: Callable[[int], None] | None = None,
+) -> list[Signal]:
+    tally = Tally()
+    behind = b""  # whole lines kept for look-behind
+    pending = b""  # bytes not yet processed, starting at a line start
+    line_no = 1
+    done = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        done += len(chunk)
+        buf = behind + pending + chunk
+        scan_from = len(behind)
+        complete_end = buf.rfind(b"\n", scan_from) + 1
+        if complete_end > scan_from:
+            cut = _holdback_start(buf, complete_end, scan_from)
+            if cut > scan_from:
+                line_no = scan_block(buf, scan_from, cut, complete_end, line_no, prefilter, tally)
+                starts = line_starts_before(buf, cut, 0, WINDOW_LINES)
+                behind = buf[starts[-1] if starts else cut : cut]
+                pending = buf[cut:]
+            else:
+                pending = buf[scan_from:]
+        else:
+            pending = buf[scan_from:]
+        if progress is not None:
+            progress(done)
+    buf = behind + pending
+    if len(buf) > len(behind):
+        scan_block(buf, len(behind), len(buf), len(buf), line_no, prefilter, tally)
+    return tally.signals()

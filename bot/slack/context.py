@@ -1,0 +1,108 @@
+"""What the listeners share: configuration, playbooks, the Web API, the worker pools."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.config import Config
+from bot.playbooks import PlaybookSet
+from bot.redact import redact_text
+from bot.signals.model import Signal
+from bot.slack.memory import ExpiringMap
+from bot.slack.post import Poster
+
+log = logging.getLogger("pgconn.slack")
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Knobs with production defaults; tests shorten the progress delays."""
+
+    workers: int = 8  # reports built and posted at once; more requests wait their turn
+    probe_workers: int = 8  # clusters diagnosed at once by `/pgconn list`
+    progress_after_s: float = 3.0  # a scan shorter than this shows no progress message
+    progress_every_s: float = 3.0  # and a longer one updates it at most this often
+    memory_ttl_s: float = 3600.0  # how long event ids and open pickers are remembered
+
+
+@dataclass(frozen=True)
+class PendingPaste:
+    """A paste waiting for someone to pick its cluster."""
+
+    found: tuple[Signal, ...]
+    channel: str
+    thread_ts: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Context:
+    config: Config
+    playbooks: PlaybookSet
+    client: WebClient
+    tuning: Tuning = field(default_factory=Tuning)
+
+    def __post_init__(self) -> None:
+        self.secrets = self.config.secrets()
+        self.poster = Poster(self.client, self.secrets)
+        self.jobs = ThreadPoolExecutor(self.tuning.workers, thread_name_prefix="pgconn-job")
+        self.probes = ThreadPoolExecutor(
+            self.tuning.probe_workers, thread_name_prefix="pgconn-probe"
+        )
+        self.seen_events: ExpiringMap[bool] = ExpiringMap(self.tuning.memory_ttl_s)
+        self.pickers: ExpiringMap[PendingPaste] = ExpiringMap(self.tuning.memory_ttl_s)
+        self._channel_names: ExpiringMap[str] = ExpiringMap(self.tuning.memory_ttl_s)
+        self._by_name = any(
+            c.startswith("#") for cl in self.config.clusters.values() for c in cl.channels
+        )
+
+    def submit(self, what: str, fn: Callable[..., None], *args: Any) -> Future[None]:
+        """Run the work after the ack; an exception is logged (redacted), never lost."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception as exc:
+                log.exception("%s failed: %s", what, redact_text(str(exc), self.secrets))
+
+        return self.jobs.submit(run)
+
+    def channel_keys(self, channel_id: str, channel_name: str | None = None) -> list[str]:
+        """How the config may name this channel: its ID and, when any binding uses a name,
+        `#name` (events carry only the ID; the name is looked up once and remembered)."""
+        keys = [channel_id]
+        if not self._by_name:
+            return keys
+        name = channel_name or self._channel_names.get(channel_id)
+        if name is None:
+            try:
+                name = str(self.client.conversations_info(channel=channel_id)["channel"]["name"])
+            except (SlackApiError, KeyError, TypeError) as exc:
+                log.warning(
+                    "cannot resolve the name of channel %s (%s); bindings by #name "
+                    "will not match it",
+                    channel_id,
+                    exc,
+                )
+                return keys
+            self._channel_names.put_new(channel_id, name)
+        return [*keys, f"#{name}"]
+
+    def clusters_here(self, keys: list[str]) -> list[str]:
+        """Clusters bound to this channel."""
+        return sorted({n for key in keys for n in self.config.clusters_for_channel(key)})
+
+    def usable_here(self, keys: list[str]) -> list[str]:
+        """Clusters this channel may use: its own, and those bound to no channel."""
+        return [n for n in sorted(self.config.clusters) if self.config.channel_may_use(n, keys)]
+
+    def close(self) -> None:
+        self.jobs.shutdown(wait=False, cancel_futures=True)
+        self.probes.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,91 @@
+"""The HTTP endpoint Slack calls: `POST /slack/events` on a threaded stdlib server.
+
+Each request gets its own thread, so a slow one never delays another's ack; the listeners ack
+before any database work, which runs on the context's worker pool. `GET /healthz` is for probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from slack_bolt import App, BoltRequest
+
+log = logging.getLogger("pgconn.slack")
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1 << 20  # Slack's payloads are a few kB; refuse anything absurd
+
+
+class BoltHTTPServer:
+    def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000) -> None:  # noqa: S104
+        self.app = app
+        self.httpd = ThreadingHTTPServer((host, port), _handler(app))
+        self.httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def start(self) -> BoltHTTPServer:
+        """Serve on a background thread (tests, benchmarks)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="pgconn-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _handler(app: App) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "pgconn"
+
+        def do_POST(self) -> None:
+            path, _, query = self.path.partition("?")
+            if path != EVENTS_PATH:
+                self._send(404, {}, "not found")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(413, {}, "request too large")
+                return
+            body = self.rfile.read(length).decode("utf-8", errors="replace")
+            headers: dict[str, str | Sequence[str]] = {}
+            for key in set(self.headers.keys()):
+                headers[key.lower()] = self.headers.get_all(key) or []
+            response = app.dispatch(BoltRequest(body=body, query=query, headers=headers))
+            self._send(response.status, response.headers, response.body)
+
+        def do_GET(self) -> None:
+            if self.path.partition("?")[0] == "/healthz":
+                self._send(200, {}, "ok")
+            else:
+                self._send(404, {}, "not found")
+
+        def _send(self, status: int, headers: dict[str, Any], body: str) -> None:
+            data = body.encode("utf-8")
+            self.send_response(status)
+            for key, values in headers.items():
+                if key.lower() == "content-length":
+                    continue
+                for value in values if isinstance(values, list | tuple) else [values]:
+                    self.send_header(key, str(value))
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug("%s %s", self.address_string(), format % args)
+
+    return Handler

@@ -1,0 +1,217 @@
+"""What the paste showed, with and without live data to check it against."""
+
+from __future__ import annotations
+
+import re
+
+from bot.signals.model import SignalKind
+from bot.triage import Severity, triage
+from bot.triage.model import Finding, Report
+from tests.factories import repo_playbooks, sessions, signal, snapshot
+
+ROLE_FATAL = 'FATAL:  too many connections for role "app_user"'
+
+
+def run(signals, snap=None, **kwargs) -> Report:  # type: ignore[no-untyped-def]
+    kwargs.setdefault("cluster", "prod" if snap is not None else None)
+    return triage(signals, snap, playbooks=repo_playbooks(), **kwargs)
+
+
+def only(report: Report, code: str) -> Finding:
+    (f,) = [f for f in report.findings if f.code == code]
+    return f
+
+
+def test_signal_confirmed_by_live_data_adds_its_evidence() -> None:
+    sig = signal(
+        "role_limit",
+        role="app_user",
+        count=3,
+        first_line=12,
+        source="stderr",
+        sqlstate="53300",
+        excerpt=ROLE_FATAL,
+    )
+    report = run([sig], snapshot(sessions(20, state="active"), role_limits={"app_user": 20}))
+    f = only(report, "role_limit")
+    assert f.severity is Severity.CRITICAL
+    assert any("3× (line 12, stderr, SQLSTATE 53300)" in e for e in f.evidence)
+    assert report.signals == (sig,)
+
+
+def test_repeated_signals_are_folded() -> None:
+    a = signal("role_limit", role="app_user", count=2, first_line=40)
+    b = signal("role_limit", role="app_user", count=5, first_line=7)
+    report = run([a, b])
+    f = only(report, "role_limit")
+    assert any("7× (line 7" in e for e in f.evidence)
+
+
+def test_contradicted_signal_says_the_incident_may_have_passed() -> None:
+    snap = snapshot(sessions(3, state="active"), role_limits={"app_user": 20})
+    report = run([signal("role_limit", role="app_user")], snap)
+    f = only(report, "not_confirmed")
+    assert f.severity is Severity.WARNING
+    assert (f.current, f.limit) == (3, 20)
+    assert "3/20" in report.headline
+    assert "may have passed" in report.headline
+    assert any("3/20" in e for e in f.evidence)
+    assert f.playbook is not None
+    assert "3/20" in " ".join(f.playbook.now)
+
+
+def test_role_without_limit_now() -> None:
+    snap = snapshot(sessions(4, role="svc", state="active"))
+    report = run([signal("role_limit", role="svc")], snap)
+    f = only(report, "not_confirmed")
+    assert "but it has no CONNECTION LIMIT and holds 4 connection(s) now" in " ".join(f.evidence)
+    assert "lifted" in " ".join(f.evidence)
+    assert f.limit is None
+
+
+def test_superuser_role_is_not_limited() -> None:
+    snap = snapshot(sessions(2, role="admin", state="active"), superusers=["admin"])
+    f = only(run([signal("role_limit", role="admin")], snap), "not_confirmed")
+    assert "role admin is a superuser" in f.title
+
+
+def test_unnamed_role_signal_with_no_full_role() -> None:
+    snap = snapshot(sessions(2, state="active"), role_limits={"app_user": 20})
+    f = only(run([signal("role_limit")], snap), "not_confirmed")
+    assert "no role or database is near its CONNECTION LIMIT" in f.title
+
+
+def test_unnamed_role_signal_attaches_to_a_full_role() -> None:
+    snap = snapshot(sessions(20, state="active"), role_limits={"app_user": 20})
+    report = run([signal("role_limit", count=4)], snap)
+    assert [f.code for f in report.findings] == ["role_limit"]
+    assert any("4×" in e for e in report.findings[0].evidence)
+
+
+def test_contradicted_server_signal_shows_current_usage() -> None:
+    snap = snapshot(sessions(40, state="active"))
+    report = run([signal("max_connections", sqlstate="53300")], snap)
+    f = only(report, "not_confirmed")
+    assert (f.current, f.limit) == (41, 97)
+    assert "the server out of connections, but it is at 41/97 now" in report.headline
+
+
+def test_server_signal_attaches_to_live_server_finding() -> None:
+    snap = snapshot(sessions(16, state="active"), max_connections=20)
+    report = run([signal("reserved_slots", count=9)], snap)
+    assert [f.code for f in report.findings] == ["reserved_slots"]
+    assert any("9×" in e for e in report.findings[0].evidence)
+
+
+def test_no_live_data_gives_playbook_with_placeholders() -> None:
+    report = run(
+        [signal("role_limit", role="app_user", count=3)],
+        notes=["cluster prod is unreachable: connection refused"],
+    )
+    f = only(report, "role_limit")
+    assert not report.live
+    assert f.severity is Severity.CRITICAL
+    assert "app_user" in report.headline
+    assert "no live data" in report.headline
+    assert f.playbook is not None
+    sql = " ".join(s.statement for s in f.playbook.sql)
+    assert "usename = 'app_user'" in sql
+    assert not re.search(r"<[a-z ]+>", sql)  # no placeholder reaches SQL
+    assert any("<new role limit>" in w for w in f.playbook.withheld)
+    assert report.notes[0] == "cluster prod is unreachable: connection refused"
+    assert any("placeholders" in n for n in report.notes)
+
+
+def test_no_live_data_without_role_name_keeps_explicit_placeholder() -> None:
+    report = run([signal("role_limit")])
+    f = only(report, "role_limit")
+    assert f.playbook is not None
+    assert "<role>" in f.playbook.title
+    assert not any("usename" in s.statement for s in f.playbook.sql)
+
+
+def test_pooler_limit_with_database_headroom_says_the_database_is_fine() -> None:
+    snap = snapshot(sessions(4, state="active"), role_limits={"app_user": 20})
+    sig = signal(
+        "pooler_client_limit",
+        role="app_user",
+        detail="max_client_conn",
+        source="pgbouncer",
+        sqlstate="08P01",
+    )
+    report = run([sig], snap)
+    f = only(report, "pooler_client_limit")
+    assert "max_client_conn" in f.title
+    assert "headroom" in report.headline
+    text = " ".join(f.evidence)
+    assert "92 of 97 ordinary slots free" in text
+    assert "Role app_user holds 4 of its 20" in text
+    assert "not in PostgreSQL" in text
+
+
+def test_pooler_wait_timeout_when_postgres_is_full_too() -> None:
+    snap = snapshot(sessions(16, state="active"), max_connections=20)
+    report = run([signal("pooler_wait_timeout", detail="query_wait_timeout")], snap)
+    f = only(report, "pooler_wait_timeout")
+    assert any("PostgreSQL is short of slots too" in e for e in f.evidence)
+    assert report.findings[0].code == "reserved_slots"  # the limit ranks before the pooler
+
+
+def test_app_pool_timeout_detail_and_headroom() -> None:
+    snap = snapshot(sessions(5, state="active"))
+    detail = "HikariCP total=10 active=10 waiting=42"
+    report = run([signal("app_pool_timeout", detail=detail, source="hikaricp")], snap)
+    f = only(report, "app_pool_timeout")
+    assert detail in f.title
+    assert "the application, not in PostgreSQL" in " ".join(f.evidence)
+    assert f.playbook is not None
+    assert detail in " ".join(f.playbook.now)
+
+
+def test_server_not_ready_is_not_capacity() -> None:
+    report = run([signal("server_not_ready", sqlstate="57P03", detail="starting up")])
+    f = only(report, "server_not_ready")
+    assert f.severity is Severity.CRITICAL
+    assert "not a capacity problem" in report.headline
+    assert "starting up" in report.headline
+    assert f.playbook is not None
+    assert "NOT a capacity problem" in " ".join(f.playbook.now)
+
+
+def test_server_not_ready_with_live_snapshot_has_passed() -> None:
+    report = run([signal("server_not_ready", sqlstate="57P03")], snapshot())
+    f = only(report, "server_not_ready")
+    assert f.severity is Severity.INFO
+    assert any("accepts connections now" in e for e in f.evidence)
+
+
+def test_single_occurrence_reads_once() -> None:
+    f = only(run([signal("database_limit", database="shop")]), "database_limit")
+    assert any("The paste shows this once (line 1" in e for e in f.evidence)
+
+
+def test_walsender_limit_shows_the_setting() -> None:
+    report = run([signal("walsender_limit")], snapshot(max_wal_senders=4))
+    f = only(report, "walsender_limit")
+    assert any("max_wal_senders is 4" in e for e in f.evidence)
+
+
+def test_every_signal_kind_gives_a_finding_with_a_playbook_without_live_data() -> None:
+    for kind in SignalKind:
+        report = run([signal(kind, role="app_user", database="appdb")])
+        assert report.findings, kind
+        assert report.findings[0].playbook is not None, kind
+        assert not [n for n in report.notes if "failed to render" in n], kind
+
+
+def test_focus_role_drops_other_roles_signals() -> None:
+    report = run([signal("role_limit", role="a"), signal("role_limit", role="b")], focus_role="a")
+    assert [f.role for f in report.findings] == ["a"]
+    assert any("1 signal(s) about other roles" in n for n in report.notes)
+    assert len(report.signals) == 2
+
+
+def test_empty_input() -> None:
+    report = run([])
+    assert report.findings == ()
+    assert "no live data" in report.headline
