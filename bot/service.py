@@ -17,7 +17,7 @@ from bot.diagnostics.model import Snapshot
 from bot.errors import CannotConnectError, DiagnosticsError
 from bot.playbooks import PlaybookSet
 from bot.signals.model import Signal
-from bot.triage import triage
+from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.model import Report
 
 
@@ -65,6 +65,7 @@ def analyse(
     focus_role: str | None = None,
     secrets: Sequence[str] = (),
     extra_notes: Sequence[str] = (),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, a live snapshot: the report."""
     notes = list(extra_notes)
@@ -82,4 +83,5 @@ def analyse(
         playbooks=playbooks,
         focus_role=focus_role,
         notes=notes,
+        thresholds=thresholds,
     )

@@ -31,7 +31,9 @@ from bot.errors import DiagnosticsError
 
 # settings comes first: it must read the server's statement_timeout before the batch sets its own.
 BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessions")
-OLDEST_LISTED = 10
+# Enough to count stuck sessions exactly in real incidents (role limits are rarely above this)
+# while bounding what a snapshot carries on a server with thousands of idle sessions.
+OLDEST_LISTED = 200
 
 
 @dataclass(frozen=True, slots=True)

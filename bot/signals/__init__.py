@@ -28,6 +28,7 @@ from bot.signals.scanner import scan_chunks
 __all__ = ["CHUNK_BYTES", "Signal", "SignalKind", "scan", "scan_file", "scan_stream"]
 
 CHUNK_BYTES = 4 * 1024 * 1024
+_PIECE_BYTES = 256 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -48,17 +49,24 @@ def scan_stream(
 def _read(
     fh: io.BufferedIOBase, raw: io.BufferedIOBase, progress: Callable[[int], None] | None
 ) -> Iterator[bytes]:
+    pieces: list[bytes] = []
+    size = 0
     while True:
         try:
-            chunk = fh.read(CHUNK_BYTES)
+            # Small reads: a damaged archive then loses at most the piece being inflated.
+            piece = fh.read1(_PIECE_BYTES)
         except (EOFError, gzip.BadGzipFile, zlib.error):
-            # A truncated or damaged archive: scan what could be decompressed.
+            piece = b""
+        if piece:
+            pieces.append(piece)
+            size += len(piece)
+        if pieces and (size >= CHUNK_BYTES or not piece):
+            yield b"".join(pieces)
+            pieces, size = [], 0
+            if progress is not None:
+                progress(raw.tell())
+        if not piece:
             return
-        if not chunk:
-            return
-        yield chunk
-        if progress is not None:
-            progress(raw.tell())
 
 
 def scan_file(

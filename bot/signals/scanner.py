@@ -125,6 +125,11 @@ def _holdback_start(buf: bytes, complete_end: int, scan_from: int) -> int:
     return max(pos, scan_from)
 
 
+# Blocks smaller than this are batched before scanning, so tiny chunks do not make the
+# look-behind and held-back tail be copied over and over.
+MIN_BLOCK = 4 * WINDOW_BYTES
+
+
 def scan_chunks(
     chunks: Iterable[bytes],
     prefilter: Prefilter,
@@ -132,30 +137,31 @@ def scan_chunks(
 ) -> list[Signal]:
     tally = Tally()
     behind = b""  # whole lines kept for look-behind
-    pending = b""  # bytes not yet processed, starting at a line start
+    pending: list[bytes] = []  # bytes not yet scanned, starting at a line start
+    pending_size = 0
     line_no = 1
     done = 0
     for chunk in chunks:
-        if not chunk:
-            continue
-        done += len(chunk)
-        buf = behind + pending + chunk
-        scan_from = len(behind)
-        complete_end = buf.rfind(b"\n", scan_from) + 1
-        if complete_end > scan_from:
-            cut = _holdback_start(buf, complete_end, scan_from)
+        if chunk:
+            done += len(chunk)
+            pending.append(chunk)
+            pending_size += len(chunk)
+        if pending_size >= MIN_BLOCK:
+            buf = behind + b"".join(pending)
+            scan_from = len(behind)
+            complete_end = buf.rfind(b"\n", scan_from) + 1
+            cut = _holdback_start(buf, complete_end, scan_from) if complete_end else scan_from
             if cut > scan_from:
                 line_no = scan_block(buf, scan_from, cut, complete_end, line_no, prefilter, tally)
                 starts = line_starts_before(buf, cut, 0, WINDOW_LINES)
                 behind = buf[starts[-1] if starts else cut : cut]
-                pending = buf[cut:]
+                rest = buf[cut:]
+                pending, pending_size = [rest], len(rest)
             else:
-                pending = buf[scan_from:]
-        else:
-            pending = buf[scan_from:]
-        if progress is not None:
+                pending = [buf[scan_from:]]
+        if progress is not None and chunk:
             progress(done)
-    buf = behind + pending
+    buf = behind + b"".join(pending)
     if len(buf) > len(behind):
         scan_block(buf, len(behind), len(buf), len(buf), line_no, prefilter, tally)
     return tally.signals()

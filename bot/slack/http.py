@@ -20,11 +20,16 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY = 1 << 20  # Slack's payloads are a few kB; refuse anything absurd
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The stdlib's listen backlog of 5 resets connections when Slack sends a burst.
+    request_queue_size = 128
+
+
 class BoltHTTPServer:
     def __init__(self, app: App, host: str = "0.0.0.0", port: int = 3000) -> None:  # noqa: S104
         self.app = app
-        self.httpd = ThreadingHTTPServer((host, port), _handler(app))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), _handler(app))
         self._thread: threading.Thread | None = None
 
     @property
