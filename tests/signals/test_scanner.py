@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.signals import SignalKind, scan, scan_file, scan_stream
+from bot.signals import SignalKind, scan, scan_file, scan_stream, scanner
 from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES
 from bot.signals.scanner import EXCERPT_CHARS
 
@@ -107,6 +107,12 @@ def chunked(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scan every chunk as it comes, so small inputs cross many block boundaries."""
+    monkeypatch.setattr(scanner, "MIN_BLOCK", 0)
+
+
 @pytest.mark.parametrize("size", [1, 7, 64, 1000, 4096, 65536, 10**7])
 def test_stream_equals_whole_scan(size: int) -> None:
     text, _ = incident_log()
@@ -114,6 +120,25 @@ def test_stream_equals_whole_scan(size: int) -> None:
     assert scan_stream(chunked(data, size)) == scan(data)
 
 
+@pytest.mark.usefixtures("small_blocks")
+@pytest.mark.parametrize("size", [500, 4096, 65536])
+def test_stream_equals_whole_scan_block_by_block(size: int) -> None:
+    text, _ = incident_log()
+    data = text.encode()
+    assert scan_stream(chunked(data, size)) == scan(data)
+
+
+@pytest.mark.parametrize("size", [65536, 1 << 20, 4 << 20])
+def test_stream_of_a_large_log(size: int) -> None:
+    text, _ = incident_log(60_000)
+    data = text.encode()
+    assert len(data) > 2 * scanner.MIN_BLOCK
+    got = scan_stream(chunked(data, size))
+    assert got == scan(data)
+    assert summary(got)[0] == (K.ROLE_LIMIT, "app", None, 3, 17, "stderr")
+
+
+@pytest.mark.usefixtures("small_blocks")
 def test_signal_crossing_a_chunk_boundary() -> None:
     text, _ = incident_log()
     data = text.encode()
@@ -122,6 +147,7 @@ def test_signal_crossing_a_chunk_boundary() -> None:
     assert summary(got) == EXPECTED
 
 
+@pytest.mark.usefixtures("small_blocks")
 def test_stream_with_windows_wider_than_a_chunk() -> None:
     """Neighbours needed by multi-line forms survive chunking (held back, kept behind)."""
     filler = "\n".join(ordinary(i) for i in range(WINDOW_LINES + 50))
@@ -149,10 +175,11 @@ def test_stream_with_windows_wider_than_a_chunk() -> None:
         (K.RESERVED_SLOTS, "53300", 1),
         (K.WALSENDER_LIMIT, "53300", 1),
     ]
-    for size in (3, 100, 4096, WINDOW_BYTES // 3):
+    for size in (1000, 4096, WINDOW_BYTES // 3):
         assert scan_stream(chunked(data, size)) == whole, size
 
 
+@pytest.mark.usefixtures("small_blocks")
 def test_line_longer_than_the_window_and_chunks() -> None:
     long_line = "z" * (WINDOW_BYTES + 10)
     text = "\n".join((long_line, shapes.stderr("sorry, too many clients already"), long_line))

@@ -1,0 +1,117 @@
+"""The prefilter backends agree with each other and with a plain substring search; forcing
+the `re` fallback gives the same signals."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from bot.signals import prefilter, scan
+from bot.signals.messages import MESSAGES
+from bot.signals.template import needle
+
+from . import shapes
+from .test_scanner import incident_log
+
+AVAILABLE = [
+    b
+    for b in prefilter.BACKENDS
+    if b == "re" or importlib.util.find_spec("hyperscan" if b == "hyperscan" else b) is not None
+]
+
+
+@pytest.fixture
+def forced_re() -> Iterator[None]:
+    before = prefilter.active()
+    prefilter.use("re")
+    try:
+        yield
+    finally:
+        prefilter.use(before.name)
+
+
+def reference_lines(data: bytes) -> list[tuple[int, int, frozenset[int]]]:
+    """Candidate lines found the slow, obvious way."""
+    out = []
+    pos = 0
+    for line in data.split(b"\n"):
+        ids: set[int] = set()
+        for k, n in enumerate(prefilter.NEEDLES):
+            if n in line:
+                ids |= prefilter.NEEDLE_IDS[k]
+        if ids:
+            out.append((pos, pos + len(line), frozenset(ids)))
+        pos += len(line) + 1
+    return out
+
+
+SAMPLES = [
+    incident_log()[0].encode(),
+    b"",
+    b"no newline at end FATAL:  sorry, too many clients already",
+    b"\n\n" + 'ВАЖНО:  извините, уже слишком много клиентов\n'.encode() * 3,
+    shapes.jsonlog('too many connections for role "x"', ensure_ascii=True).encode(),
+    shapes.jsonlog("извините, уже слишком много клиентов", ensure_ascii=True).encode(),
+    b"too many connections for role " * 1000,
+    b"\xff\xfe\x00 sorry, too many clients already \x00\n\x80",
+]
+
+
+@pytest.mark.parametrize("backend", AVAILABLE)
+@pytest.mark.parametrize("data", SAMPLES)
+def test_backend_finds_exactly_the_lines_holding_a_needle(backend: str, data: bytes) -> None:
+    got = [(c.start, c.end, c.ids) for c in prefilter.build(backend).lines(data)]
+    assert got == reference_lines(data)
+
+
+def test_needles_come_from_the_message_table() -> None:
+    expected = {needle(m).encode() for m in MESSAGES}
+    assert expected <= set(prefilter.NEEDLES)
+    for k, n in enumerate(prefilter.NEEDLES):
+        for i in prefilter.NEEDLE_IDS[k]:
+            assert n.decode() == needle(MESSAGES[i]) or n.startswith(b"\\u") or b"\\u" in n
+
+
+def test_every_message_is_found_by_its_needle() -> None:
+    for i, m in enumerate(MESSAGES):
+        rendered = re.sub(r"%\(\w+\)[df]|%d", "7", m.text).replace("%(url)s", "http://x")
+        rendered = rendered.replace("%s", "n")
+        (c,) = prefilter.build("re").lines(rendered.encode())
+        assert i in c.ids, m.text
+
+
+@pytest.mark.usefixtures("forced_re")
+def test_forced_re_fallback_gives_the_same_signals() -> None:
+    assert prefilter.active().name == "re"
+    text, _ = incident_log()
+    via_re = scan(text)
+    prefilter.use(None)
+    assert scan(text) == via_re
+
+
+@pytest.mark.usefixtures("forced_re")
+@pytest.mark.parametrize(
+    "text",
+    [
+        shapes.csvlog('too many connections for role "a""b"'),
+        shapes.jsonlog('слишком много подключений для роли "x"', ensure_ascii=True),
+        shapes.pgbouncer_log(
+            "server login has been failing, cached error: sorry, too many clients already "
+            "(server_login_retry)"
+        ),
+        shapes.stderr("trop de connexions pour le rôle « app »", "FATAL"),
+    ],
+)
+def test_forced_re_fallback_cases(text: str) -> None:
+    got = scan(text)
+    prefilter.use(None)
+    assert got == scan(text)
+    assert got
+
+
+def test_unknown_backend() -> None:
+    with pytest.raises(ValueError, match="unknown prefilter backend"):
+        prefilter.build("grep")
