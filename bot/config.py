@@ -61,6 +61,7 @@ class Config:
     approvers: tuple[str, ...] = ()
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
     state_path: Path = Path("pgconn-state.sqlite3")
+    state_dsn: str | None = None
     slack: SlackConfig = field(default_factory=SlackConfig)
     source: str = "config"
 
@@ -84,16 +85,16 @@ class Config:
         from psycopg.conninfo import conninfo_to_dict
 
         found: list[str] = []
-        for cluster in self.clusters.values():
-            for dsn in (cluster.dsn, cluster.admin_dsn):
-                if not dsn:
-                    continue
-                try:
-                    password = conninfo_to_dict(dsn).get("password")
-                except Exception:  # noqa: BLE001 - validated at load; never fail a redaction
-                    continue
-                if password:
-                    found.append(str(password))
+        dsns = [dsn for c in self.clusters.values() for dsn in (c.dsn, c.admin_dsn)]
+        for dsn in (*dsns, self.state_dsn):
+            if not dsn:
+                continue
+            try:
+                password = conninfo_to_dict(dsn).get("password")
+            except Exception:  # noqa: BLE001 - validated at load; never fail a redaction
+                continue
+            if password:
+                found.append(str(password))
         return found + self.slack.secrets()
 
 
@@ -196,7 +197,8 @@ def parse(document: object, env: Mapping[str, str] | None = None,
     problems = _Collector()
     data = _interpolate_tree(document, os.environ if env is None else env, problems, "")
     top = problems.mapping(data, "",
-                           {"clusters", "approvers", "warnings", "state_path", "slack"})
+                           {"clusters", "approvers", "warnings", "state_path", "state_dsn",
+                            "slack"})
 
     clusters: dict[str, ClusterConfig] = {}
     raw_clusters = problems.mapping(top.get("clusters"), "clusters", set(top.get("clusters") or {}))
@@ -239,6 +241,9 @@ def parse(document: object, env: Mapping[str, str] | None = None,
     approvers = problems.strings(top.get("approvers"), "approvers")
     slack = _slack(top.get("slack"), problems, os.environ if env is None else env)
     state_path = problems.string(top.get("state_path"), "state_path")
+    state_dsn = problems.string(top.get("state_dsn"), "state_dsn")
+    if state_dsn:
+        _validate_dsn(state_dsn, "state_dsn", problems)
     if problems.problems:
         raise ConfigError(problems.problems, source)
     return Config(
@@ -247,6 +252,7 @@ def parse(document: object, env: Mapping[str, str] | None = None,
         slack=slack,
         warnings=warn,
         state_path=Path(state_path) if state_path else Config.state_path,
+        state_dsn=state_dsn,
         source=source,
     )
 

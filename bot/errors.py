@@ -51,3 +51,7 @@ class PlaybookError(PgconnError):
 
 class ThrowawayClusterError(PgconnError):
     """A throwaway PostgreSQL server (demo, tests) could not be created or started."""
+
+
+class StoreError(PgconnError):
+    """The state store (SQLite file or PostgreSQL database) cannot be opened or used."""

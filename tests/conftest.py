@@ -20,3 +20,11 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[throwaway.ThrowawayClust
 def holder(cluster: throwaway.ThrowawayCluster) -> Iterator[pg.Holder]:
     with pg.holding(cluster) as h:
         yield h
+
+
+@pytest.fixture(scope="session")
+def server15() -> Iterator[throwaway.ThrowawayCluster]:
+    """One server for tests that need PostgreSQL but not each major (e.g. the state store)."""
+    server = pg.start(15)
+    yield server
+    server.destroy()

@@ -11,6 +11,7 @@ lead-in (see `parse`), and `source_for` names the producer from what precedes it
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -202,45 +203,93 @@ def segments(line: str, ctx: Neighbourhood, needles: list[str], multiline: bool)
     return out
 
 
-# Producers recognised from what precedes a message, outermost wrapper first.
-_WRAPPERS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(rx))
-    for name, rx in (
-        ("sqlalchemy", r"\bsqlalchemy\.|\((?:psycopg2?|asyncpg|pg8000)[\w.]*\.\w+\) "),
-        ("django", r"\bdjango\.db\."),
-        ("rails", r"\bActiveRecord::"),
-        ("ruby-pg", r"\bPG::[A-Z]\w*"),
-        ("psycopg2", r"\bpsycopg2\b"),
-        ("psycopg", r"\bpsycopg\b|connection failed: |^- host: "),
-        ("asyncpg", r"\basyncpg\b"),
-        ("pgjdbc", r"PSQLException|\borg\.postgresql\b"),
-        ("pgx", r"\bserver error[ :(]|failed to connect to `"),
-        ("lib/pq", r"(?<![\w.])pq: "),
-        ("prisma", r"[Pp]risma|\bP20\d\d\b|Too many database connections opened"),
-        ("libpq", r"connection to server (?:at|on) |\bpsql: |could not connect to server: "),
-        ("pgbouncer", r"pooler error: |closing because: |server login failed: |\bpgbouncer\b"),
-        ("node-postgres", r"(?<!\w)error: "),
+# Producers recognised from what precedes a message, outermost wrapper first: the name, literals
+# one of which the text must hold (a cheap test before the regex), the regex.
+_WRAPPERS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (name, hints, re.compile(rx))
+    for name, hints, rx in (
+        (
+            "sqlalchemy",
+            ("sqlalchemy", "(psycopg", "(asyncpg", "(pg8000"),
+            r"\bsqlalchemy\.|\((?:psycopg2?|asyncpg|pg8000)[\w.]*\.\w+\) ",
+        ),
+        ("django", ("django.db.",), r"\bdjango\.db\."),
+        ("rails", ("ActiveRecord::",), r"\bActiveRecord::"),
+        ("ruby-pg", ("PG::",), r"\bPG::[A-Z]\w*"),
+        ("psycopg2", ("psycopg2",), r"\bpsycopg2\b"),
+        (
+            "psycopg",
+            ("psycopg", "connection failed: ", "- host: "),
+            r"\bpsycopg\b|connection failed: |^- host: ",
+        ),
+        ("asyncpg", ("asyncpg",), r"\basyncpg\b"),
+        ("pgjdbc", ("PSQLException", "org.postgresql"), r"PSQLException|\borg\.postgresql\b"),
+        (
+            "pgx",
+            ("server error", "failed to connect to `"),
+            r"\bserver error[ :(]|failed to connect to `",
+        ),
+        ("lib/pq", ("pq: ",), r"(?<![\w.])pq: "),
+        (
+            "prisma",
+            ("risma", "P20", "Too many database connections opened"),
+            r"[Pp]risma|\bP20\d\d\b|Too many database connections opened",
+        ),
+        (
+            "libpq",
+            ("connection to server ", "psql: ", "could not connect to server: "),
+            r"connection to server (?:at|on) |\bpsql: |could not connect to server: ",
+        ),
+        (
+            "pgbouncer",
+            ("pooler error: ", "closing because: ", "server login failed: ", "pgbouncer"),
+            r"pooler error: |closing because: |server login failed: |\bpgbouncer\b",
+        ),
+        ("node-postgres", ("error: ",), r"(?<!\w)error: "),
     )
 )
 _LOG_PREFIX = re.compile(r"\d\d:\d\d:\d\d|\[\d+\]|^\s*\d{4}-\d\d-\d\d")
 _LOG_NEIGHBOUR = re.compile(r"(?:LOG|STATEMENT|LOCATION|CONTEXT|WARNING|ERROR|NOTICE):  ")
 _JAVA = re.compile(r"\borg\.postgresql\b|PSQLException|\bjava\.|SqlExceptionHelper|SQLState")
-_WRAPPER_SCAN = 2000
+# Wrappers sit just before the message they wrap (an exception class, libpq's
+# `connection to server at "..." (...), port N failed: `), or start the line.
+_WRAPPER_SCAN = 400
 # Ruby prints an exception as "<message> (PG::ConnectionBad)".
 _RUBY_CLASS = re.compile(r"\((PG|ActiveRecord)::\w+\)\s*$")
 _TWO_SPACES = re.compile(r":(?:  |\t)")
 
 
+_DIGITS = str.maketrans("0123456789", "0000000000")
+
+
 def wrapper(text: str) -> str | None:
-    tail = text[-_WRAPPER_SCAN:]
-    for name, rx in _WRAPPERS:
-        if rx.search(tail):
+    """The outermost producer named in `text` (its last few hundred characters and its start)."""
+    tail = text if len(text) <= _WRAPPER_SCAN else text[:80] + "\n" + text[-_WRAPPER_SCAN:]
+    # Which digits a prefix holds (timestamps, pids) never changes the answer: cache on the
+    # prefix with digits masked, so a storm of refusals costs one lookup per line shape.
+    return _wrapper(tail.translate(_DIGITS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _wrapper(tail: str) -> str | None:
+    for name, hints, rx in _WRAPPERS:
+        if any(h in tail for h in hints) and rx.search(tail):
             return name
     return None
 
 
 def _java_near(ctx: Neighbourhood) -> bool:
-    return any(_JAVA.search(t) for t in (ctx.line, *ctx.before(3), *ctx.after(3)))
+    if "java" not in ctx.memo:
+        ctx.memo["java"] = any(_JAVA.search(t) for t in (ctx.line, *ctx.before(3), *ctx.after(3)))
+    return ctx.memo["java"] is True
+
+
+def _ruby_class(ctx: Neighbourhood) -> str | None:
+    if "ruby" not in ctx.memo:
+        m = _RUBY_CLASS.search(ctx.line[-200:])
+        ctx.memo["ruby"] = m[1] if m else None
+    found = ctx.memo["ruby"]
+    return found if isinstance(found, str) else None
 
 
 def source_for(
@@ -251,8 +300,8 @@ def source_for(
     if seg.source:
         return seg.source
     found = wrapper(before_leadin + leadin)
-    if found in (None, "libpq") and (m := _RUBY_CLASS.search(ctx.line)):
-        found = "rails" if m[1] == "ActiveRecord" else "ruby-pg"
+    if found in (None, "libpq") and (ruby := _ruby_class(ctx)):
+        found = "rails" if ruby == "ActiveRecord" else "ruby-pg"
     if found == "ruby-pg" and any("ActiveRecord::" in t for t in ctx.before(60)):
         return "rails"
     if found:

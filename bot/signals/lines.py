@@ -51,13 +51,14 @@ class Neighbourhood:
         "_after",
         "_before",
         "_buf",
+        "_ceiling",
         "_floor",
         "_hi",
         "_lo",
         "_near",
-        "_ceiling",
         "end",
         "line",
+        "memo",
         "start",
     )
 
@@ -82,6 +83,8 @@ class Neighbourhood:
         # (offset, text): line starts going back, line ends going forward.
         self._before: list[tuple[int, str]] = []
         self._after: list[tuple[int, str]] = []
+        # Per-line facts computed once however many messages the line holds.
+        self.memo: dict[str, object] = {}
 
     def _load_before(self, n: int) -> list[tuple[int, str]]:
         got = self._before

@@ -24,6 +24,7 @@ signals: the wording is absent, or nothing that reports an error precedes it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.signals.formats import SQLSTATE, Segment, segments, source_for, wrapper
@@ -63,19 +64,86 @@ SERVER_IDS = frozenset(i for i, m in enumerate(MESSAGES) if m.producer == "postg
 _SERVER_MATCHERS = tuple(MATCHERS[i] for i in sorted(SERVER_IDS))
 _MULTILINE_IDS = frozenset(i for i, m in enumerate(MESSAGES) if "\n" in m.text)
 
-_SEVERITIES = "|".join(re.escape(w) for w in sorted((*FATAL_WORDS, "ERROR"), key=len, reverse=True))
-_LEADIN = re.compile(
-    rf"(?<!\w)(?P<sev>{_SEVERITIES}):[ \t]+(?:(?P<vstate>{SQLSTATE}):[ \t]+)?"
-    r"|(?P<pq>(?<![\w.])pq: )"
-    r"|(?P<psycopg>connection failed: )"
-    r"|(?P<cached>cached error: )"
-    r"|(?P<bouncer>(?:pooler error|closing because): )"
-    r"|(?P<login>server login failed: (?:FATAL|ERROR) )"
-    r"|(?P<node>(?<!\w)error: )"
-    r"|(?P<exc>(?:Error|Exception|Bad|Timeout)(?:: |\) ))"
-    r'|(?P<json>"(?:message|msg|M)"[ \t]*:[ \t]*")'
+# Severity labels, longest first so "ÖLÜMCÜL (FATAL)" wins over "FATAL".
+_SEVERITIES = tuple(sorted((*FATAL_WORDS, "ERROR"), key=len, reverse=True))
+# Error prefixes ending in ": " (besides severity labels) and the lead-in kind they make.
+_COLON_LEADS = (
+    ("connection failed", "psycopg"),
+    ("cached error", "cached"),
+    ("pooler error", "bouncer"),
+    ("closing because", "bouncer"),
 )
-_LEADIN_KINDS = ("sev", "pq", "psycopg", "cached", "bouncer", "login", "node", "exc", "json")
+# Exception class name endings: `OperationalError: `, `(psycopg2.OperationalError) `,
+# `PG::ConnectionBad: `, `psycopg_pool.PoolTimeout: `.
+_CLASS_ENDINGS = ("Error", "Exception", "Bad", "Timeout")
+_JSON_FIELD = re.compile(r'"(?:message|msg|M)"[ \t]*:[ \t]*"\Z')
+_STATE5 = re.compile(SQLSTATE + r"\Z")
+_LEADIN_REACH = 80
+
+
+@dataclass(frozen=True, slots=True)
+class LeadIn:
+    """What precedes a message and makes it a report: `kind` (see `_leadin`), where it starts
+    and, for `FATAL:  53300: `, the SQLSTATE it carries."""
+
+    kind: str
+    start: int
+    vstate: str | None = None
+
+
+def _word_end(body: str, words: tuple[str, ...], boundary: str = "") -> str | None:
+    """The word of `words` that `body` ends with, if it is a whole word there."""
+    for w in words:
+        if body.endswith(w):
+            k = len(body) - len(w)
+            if k == 0 or not (body[k - 1].isalnum() or body[k - 1] in "_" + boundary):
+                return w
+    return None
+
+
+def _leadin(text: str, pos: int) -> LeadIn | None:
+    """Classify what ends right at `pos`: a severity label (`sev`), `pq: ` (`pq`), psycopg 3's
+    `connection failed: ` (`psycopg`), PgBouncer's `cached error: ` (`cached`), `pooler error: `
+    or `closing because: ` (`bouncer`), `server login failed: FATAL ` (`login`), node's
+    `error: ` (`node`), an exception class (`exc`), a JSON message field (`json`)."""
+    lo = max(0, pos - _LEADIN_REACH)
+    window = text[lo:pos]
+    if not window:
+        return None
+    if window[-1] == '"':
+        m = _JSON_FIELD.search(window)
+        return LeadIn("json", lo + m.start()) if m else None
+    core = window.rstrip(" \t")
+    if len(core) == len(window):
+        return None
+    if core.endswith(":"):
+        body = core[:-1]
+        if _STATE5.search(body):  # log_error_verbosity=verbose: "FATAL:  53300: "
+            label = body[:-5].rstrip(" \t")
+            if label.endswith(":") and len(label) < len(body) - 5:
+                word = _word_end(label[:-1], _SEVERITIES)
+                if word:
+                    return LeadIn("sev", lo + len(label) - 1 - len(word), body[-5:])
+        word = _word_end(body, _SEVERITIES)
+        if word:
+            return LeadIn("sev", lo + len(body) - len(word))
+        for phrase, kind in _COLON_LEADS:
+            if body.endswith(phrase):
+                return LeadIn(kind, lo + len(body) - len(phrase))
+        if _word_end(body, ("pq",), "."):
+            return LeadIn("pq", lo + len(body) - 2)
+        if _word_end(body, ("error",)):
+            return LeadIn("node", lo + len(body) - 5)
+        if body.endswith(_CLASS_ENDINGS):
+            return LeadIn("exc", lo + len(body.rstrip("abcdefghijklmnopqrstuvwxyz")) - 1)
+        return None
+    if core.endswith(")") and core[:-1].endswith(_CLASS_ENDINGS):
+        return LeadIn("exc", lo + len(core) - 1)
+    if core.endswith(("FATAL", "ERROR")) and core[:-5].endswith("server login failed: "):
+        return LeadIn("login", lo + len(core) - 26)
+    return None
+
+
 _TRAILER_STATE = re.compile(rf"[ \t]*\((?:SQLSTATE )?({SQLSTATE})\)")
 # node-postgres' error printed by util.inspect (`code: '53300',`) or dumped as JSON.
 _NODE_STATE = re.compile(rf"\s*code: '({SQLSTATE})'|.*\"code\"\s*:\s*\"({SQLSTATE})\"")
@@ -91,26 +159,49 @@ _CLIENT_PTR = re.compile(r"\b[CS]-0x[0-9a-f]+")
 _INFERRED_WINDOW = (30, 200)
 
 
+def _memo(
+    ctx: Neighbourhood, key: str, compute: Callable[[Neighbourhood], str | None]
+) -> str | None:
+    if key not in ctx.memo:
+        ctx.memo[key] = compute(ctx)
+    value = ctx.memo[key]
+    return value if isinstance(value, str) else None
+
+
 def _node_state(ctx: Neighbourhood) -> str | None:
     """SQLSTATE from node-postgres' printed error object (`code: '53300',`) below the line."""
-    for text in ctx.after(40):
-        if m := _NODE_STATE.match(text):
-            return m[1] or m[2]
-        if _NEXT_ERROR.match(text):
-            break
-    return None
+
+    def compute(ctx: Neighbourhood) -> str | None:
+        for text in ctx.after(40):
+            if m := _NODE_STATE.match(text):
+                return m[1] or m[2]
+            if _NEXT_ERROR.match(text):
+                break
+        return None
+
+    return _memo(ctx, "node", compute)
 
 
 def _java_state(ctx: Neighbourhood) -> str | None:
-    for text in (ctx.line, *reversed(ctx.before(5)), *ctx.after(5)):
-        if m := _JAVA_STATE.search(text):
-            return m[1]
-    return None
+    def compute(ctx: Neighbourhood) -> str | None:
+        for text in (ctx.line, *reversed(ctx.before(5)), *ctx.after(5)):
+            if m := _JAVA_STATE.search(text):
+                return m[1]
+        return None
+
+    return _memo(ctx, "java_state", compute)
 
 
 def _json_context(ctx: Neighbourhood) -> tuple[str, str | None] | None:
     """For a `"message": "..."` field seen raw (a pretty-printed or cut JSON record): whether
     the record reports an error, its format and its SQLSTATE."""
+    if "json" not in ctx.memo:
+        ctx.memo["json"] = _json_record(ctx)
+    found = ctx.memo["json"]
+    return found if isinstance(found, tuple) else None
+
+
+def _json_record(ctx: Neighbourhood) -> tuple[str, str | None] | None:
     window = (*ctx.before(30), ctx.line, *ctx.after(30))
     evidence = [m for t in window for m in _JSON_EVIDENCE.finditer(t)]
     if not evidence:
@@ -144,9 +235,12 @@ def _psycopg_repeat(line: str, ctx: Neighbourhood) -> bool:
 
 def _bouncer_repeat(reason: str, ctx: Neighbourhood) -> bool:
     """PgBouncer logs `pooler error: X` then `closing because: X (age=...)` for one event."""
-    ptr = _CLIENT_PTR.search(ctx.line)
+    if "ptr" not in ctx.memo:
+        m = _CLIENT_PTR.search(ctx.line)
+        ctx.memo["ptr"] = m[0] if m else None
+    ptr = ctx.memo["ptr"]
     for prev in ctx.before(3):
-        if "pooler error: " + reason in prev and (ptr is None or ptr[0] in prev):
+        if "pooler error: " + reason in prev and (not isinstance(ptr, str) or ptr in prev):
             return True
     return False
 
@@ -206,7 +300,7 @@ def _cached_inner(text: str, pos: int) -> tuple[Message, Found | None] | None:
             best = (mt, f)
     if best is not None:
         return best[0].message, best[1]
-    inner = text[pos:].split(" (server_login_retry)", 1)[0].rstrip()
+    inner = text[pos : pos + 256].split(" (server_login_retry)", 1)[0].rstrip()
     for mt in _SERVER_MATCHERS:
         if mt.prefix_of(inner):
             return mt.message, None
@@ -216,94 +310,103 @@ def _cached_inner(text: str, pos: int) -> tuple[Message, Found | None] | None:
 def _scan_segment(seg: Segment, ids: frozenset[int], ctx: Neighbourhood) -> list[Hit]:
     text = seg.text
     order = sorted(ids)
-    anchored = [MATCHERS[i] for i in order if not MESSAGES[i].anywhere]
-    hits: list[Hit] = []
-    if anchored or CACHED_ERROR in ids:
-        starts: list[tuple[int, re.Match[str] | None]] = [(len(text) - len(text.lstrip()), None)]
-        starts.extend((m.end(), m) for m in _LEADIN.finditer(text))
-        for pos, lm in starts:
-            if lm is None:
-                lead = "field" if seg.structured else "bare"
-            else:
-                lead = next(k for k in _LEADIN_KINDS if lm[k] is not None)
-            hits.extend(_anchored(seg, text, pos, lm, lead, anchored, ctx))
+    first = len(text) - len(text.lstrip())
+    # Candidate starts of each anchored message, from where its needle occurs.
+    at: dict[int, list[Matcher]] = {}
     for i in order:
-        msg = MESSAGES[i]
-        if msg.anywhere:
-            for found in MATCHERS[i].finditer(text):
-                hits.extend(_library_hits(msg, found, seg, ctx))
-    return hits
-
-
-def _anchored(
-    seg: Segment,
-    text: str,
-    pos: int,
-    lm: re.Match[str] | None,
-    lead: str,
-    anchored: list[Matcher],
-    ctx: Neighbourhood,
-) -> list[Hit]:
-    msg: Message
-    found: Found | None
-    if lead == "cached":
-        inner = _cached_inner(text, pos)
-        if inner is None:
-            return []
-        msg, found = inner
-    else:
+        if not MESSAGES[i].anywhere:
+            for pos in MATCHERS[i].starts(text):
+                at.setdefault(pos, []).append(MATCHERS[i])
+    hits: list[Hit] = []
+    for pos in sorted(at):
+        lead = _leadin(text, pos)
+        if lead is None and pos != first:
+            continue
+        if lead is not None and lead.kind == "cached":
+            continue  # reported with the PgBouncer message that wraps it
+        kind = lead.kind if lead else ("field" if seg.structured else "bare")
         best: tuple[Matcher, Found] | None = None
-        for mt in anchored:
+        for mt in at[pos]:
             f = mt.match(text, pos)
             if f is None or (mt.message.strict_end and not TRAILER.match(text, f.end)):
                 continue
             if best is None or f.end > best[1].end:
                 best = (mt, f)
         if best is None:
-            return []
-        msg, found = best[0].message, best[1]
-    end = found.end if found else len(text)
+            continue
+        found = _report(seg, text, pos, lead, kind, best[0].message, best[1], ctx)
+        hits.extend(found)
+        if found and best[0].message is MESSAGES[CACHED_ERROR]:
+            hits.extend(_cached(seg, text, best[1].end, found[0].source))
+    for i in order:
+        msg = MESSAGES[i]
+        if msg.anywhere:
+            for f in MATCHERS[i].finditer(text):
+                hits.extend(_library_hits(msg, f, seg, ctx))
+    return hits
 
+
+def _cached(seg: Segment, text: str, end: int, source: str) -> list[Hit]:
+    """The server error inside PgBouncer's `cached error: <error> (server_login_retry)`, reported
+    by the same producer as PgBouncer's message and with the server message's own SQLSTATE."""
+    pos = end + len(text[end : end + 8]) - len(text[end : end + 8].lstrip(" "))
+    inner = _cached_inner(text, pos)
+    if inner is None:
+        return []
+    msg, found = inner
+    return [_hit(msg, found, msg.sqlstate, source, seg)]
+
+
+def _report(
+    seg: Segment,
+    text: str,
+    pos: int,
+    lead: LeadIn | None,
+    kind: str,
+    msg: Message,
+    found: Found,
+    ctx: Neighbourhood,
+) -> list[Hit]:
+    """The hit for `msg` matched at `pos` after `lead` (None: at the start of the text), or
+    nothing if the context does not make it a report."""
     if msg.kind is SignalKind.APP_POOL_TIMEOUT:
-        if lead in ("bare", "json") or found is None:
-            return []
-        return _library_hits(msg, found, seg, ctx)
+        return [] if kind in ("bare", "json") else _library_hits(msg, found, seg, ctx)
 
-    closing = lead == "bouncer" and lm is not None and lm.group().startswith("closing")
-    if closing and _bouncer_repeat(text[pos:end], ctx):
+    closing = kind == "bouncer" and lead is not None and text.startswith("closing", lead.start)
+    if closing and _bouncer_repeat(text[pos : found.end], ctx):
         return []
 
     # The SQLSTATE the text carries, if any.
-    state_end = end
+    state_end = found.end
     if msg is MESSAGES[CACHED_ERROR]:
-        retry = text.find("(server_login_retry)", end)
-        state_end = retry + len("(server_login_retry)") if retry >= 0 else end
-    carried = None
-    if lead != "cached":
-        if lm is not None and lm["vstate"]:
-            carried = lm["vstate"]
-        elif m := _TRAILER_STATE.match(text, state_end):
-            carried = m[1]
-        else:
-            carried = seg.sqlstate
+        retry = text.find("(server_login_retry)", found.end, found.end + 200)
+        state_end = retry + len("(server_login_retry)") if retry >= 0 else found.end
+    if lead is not None and lead.vstate:
+        carried: str | None = lead.vstate
+    elif m := _TRAILER_STATE.match(text, state_end):
+        carried = m[1]
+    else:
+        carried = seg.sqlstate
 
-    if lead == "bare":
+    if kind == "bare":
         node = _node_state(ctx)
         if carried is None and node is None:
             return []
         source = "node-postgres" if node is not None else source_for(seg, "", "", False, ctx)
         return [_hit(msg, found, carried or node, source, seg)]
-    if lead == "json":
-        jctx = _json_context(ctx)
-        if jctx is None:
+    if kind == "json":
+        record = _json_context(ctx)
+        if record is None:
             return []
-        source, jstate = jctx
+        source, jstate = record
         return [_hit(msg, found, carried or jstate or msg.sqlstate, source, seg)]
 
-    if lm is None:  # the start of a structured message field
+    if lead is None:  # the start of a structured record's message field
         source = source_for(seg, "", "", False, ctx)
     else:
-        source = source_for(seg, text[: lm.start()], lm.group(), lead == "sev", ctx)
+        start = lead.start
+        before = text[:start] if start < 500 else text[:80] + "\n" + text[start - 400 : start]
+        source = source_for(seg, before, text[start:pos], kind == "sev", ctx)
     if carried is None and source == "node-postgres":
         carried = _node_state(ctx)
     return [_hit(msg, found, carried or msg.sqlstate, source, seg)]

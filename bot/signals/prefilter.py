@@ -125,7 +125,7 @@ def _trie_pattern(words: tuple[bytes, ...]) -> bytes:
         # Runs of single-child nodes become plain literals; only branch points recurse.
         run = bytearray()
         while -1 not in node and len(node) == 1:
-            (byte, node), = node.items()
+            ((byte, node),) = node.items()
             run.append(byte)
         head = re.escape(bytes(run))
         branches = [

@@ -107,6 +107,13 @@ class Matcher:
     def __init__(self, message: Message) -> None:
         self.message = message
         text = message.text
+        self.needle = needle(message)
+        head_literal = _NEEDLE_SPLIT.split(text.split("\n", 1)[0], maxsplit=1)[0]
+        self._needle_first = head_literal.strip().startswith(self.needle) or text.startswith(
+            self.needle
+        )
+        # What the message begins with when the needle comes later: a literal, or the quote.
+        self._first = head_literal.rstrip() if head_literal.strip() else text[0]
         entity = None
         for m in _PLACEHOLDER.finditer(text):
             if m["pos"] == "s":
@@ -167,6 +174,29 @@ class Matcher:
             if TRAILER.match(text, f.end):
                 return f
         return found[0]
+
+    def starts(self, text: str) -> Iterator[int]:
+        """Where this message may start in `text`, found from where its needle occurs: at the
+        needle when the message begins with it, else at an earlier occurrence of what the message
+        begins with (the literal before the name, or the quote opening it)."""
+        n, first = self.needle, self._first
+        seen: set[int] = set()
+        p = text.find(n)
+        while p >= 0:
+            if self._needle_first:
+                if p not in seen:
+                    seen.add(p)
+                    yield p
+            else:
+                lo = max(0, p - _MAX_RAW_NAME - 2 * len(first))
+                q = text.find(first, lo, p)
+                while q >= 0:
+                    s = q - 1 if first == '"' and q > 0 and text[q - 1] == "\\" else q
+                    if s not in seen:
+                        seen.add(s)
+                        yield s
+                    q = text.find(first, q + 1, p)
+            p = text.find(n, p + 1)
 
     def finditer(self, text: str) -> Iterator[Found]:
         """Every occurrence of a message without a quoted name, anywhere in `text`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.config import Config
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
+from bot.render.blocks import Message, escape, notice
 from bot.signals.model import Signal
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
@@ -25,8 +27,11 @@ log = logging.getLogger("pgconn.slack")
 class Tuning:
     """Knobs with production defaults; tests shorten the progress delays."""
 
-    workers: int = 8  # reports built and posted at once; more requests wait their turn
-    probe_workers: int = 8  # clusters diagnosed at once by `/pgconn list`
+    # Reports built and posted at once; more wait their turn. Few on purpose: a diagnosis holds
+    # the GIL for milliseconds at a time (libpq's SCRAM, building the report), and every busy
+    # worker delays the acks of the requests arriving meanwhile (bench/bench_slack.py).
+    workers: int = 2
+    probe_workers: int = 4  # clusters diagnosed at once by `/pgconn list`
     progress_after_s: float = 3.0  # a scan shorter than this shows no progress message
     progress_every_s: float = 3.0  # and a longer one updates it at most this often
     memory_ttl_s: float = 3600.0  # how long event ids and open pickers are remembered
@@ -63,16 +68,37 @@ class Context:
             c.startswith("#") for cl in self.config.clusters.values() for c in cl.channels
         )
 
-    def submit(self, what: str, fn: Callable[..., None], *args: Any) -> Future[None]:
-        """Run the work after the ack; an exception is logged (redacted), never lost."""
+    def submit(
+        self,
+        what: str,
+        fn: Callable[..., None],
+        *args: Any,
+        tell: Callable[[Message], None] | None = None,
+    ) -> Future[None]:
+        """Run the work after the ack. An exception is logged (redacted) and, with `tell`, told
+        to whoever asked; pasted messages nobody addressed to the bot are not told."""
 
         def run() -> None:
             try:
                 fn(*args)
             except Exception as exc:
-                log.exception("%s failed: %s", what, redact_text(str(exc), self.secrets))
+                reason = self.log_failure(what, exc)
+                if tell is not None:
+                    tell(
+                        notice(
+                            f":warning: pgconn failed ({what}): {escape(reason)}. "
+                            "The details are in its log."
+                        )
+                    )
 
         return self.jobs.submit(run)
+
+    def log_failure(self, what: str, exc: BaseException) -> str:
+        """Log an unexpected error with its traceback, redacted like everything else; the
+        redacted one-line reason."""
+        trace = "".join(traceback.format_exception(exc))
+        log.error("%s failed:\n%s", what, redact_text(trace, self.secrets))
+        return redact_text(f"{type(exc).__name__}: {exc}", self.secrets)
 
     def channel_keys(self, channel_id: str, channel_name: str | None = None) -> list[str]:
         """How the config may name this channel: its ID and, when any binding uses a name,

@@ -7,7 +7,6 @@ message without any signal, deliberately in nothing.
 from __future__ import annotations
 
 import contextlib
-import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -15,7 +14,6 @@ from typing import Any
 
 from bot import signals
 from bot.config import ClusterConfig
-from bot.redact import redact_text
 from bot.render.blocks import (
     ClusterRow,
     Message,
@@ -33,8 +31,6 @@ from bot.slack.context import Context, PendingPaste
 from bot.slack.post import PostError
 from bot.slack.progress import Progress
 from bot.triage.model import Report
-
-log = logging.getLogger("pgconn.slack")
 
 Reply = Callable[[Message], None]  # an ephemeral answer to the person who asked
 
@@ -85,8 +81,7 @@ def list_clusters(ctx: Context, names: Sequence[str], hidden: int, reply: Reply)
         try:
             rows.append(ClusterRow(name, future.result()))
         except Exception as exc:  # one broken cluster must not hide the others
-            reason = redact_text(str(exc), ctx.secrets)
-            log.exception("quick diagnosis of %s failed: %s", name, reason)
+            reason = ctx.log_failure(f"quick diagnosis of {name}", exc)
             rows.append(ClusterRow(name, None, f"diagnosis failed: {reason}"))
     for message in cluster_list(rows, hidden, ctx.secrets):
         reply(message)

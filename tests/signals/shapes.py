@@ -32,7 +32,9 @@ def stderr_rds(msg: str, severity: str = "FATAL") -> str:
     return stderr(msg, severity, "2024-05-01 12:00:00 UTC:10.0.0.7(51234):app@appdb:[1234]:")
 
 
-def stderr_verbose(msg: str, state: str = "53300", location: str = "InitPostgres, postinit.c:1") -> str:
+def stderr_verbose(
+    msg: str, state: str = "53300", location: str = "InitPostgres, postinit.c:1"
+) -> str:
     """log_error_verbosity=verbose: SQLSTATE after the label, then a LOCATION line."""
     return f"{TS} [1234] FATAL:  {state}: {tabbed(msg)}\n{TS} [1234] LOCATION:  {location}"
 
@@ -61,9 +63,28 @@ def csvlog(
     """csvlog as PostgreSQL writes it: text columns quoted (an absent detail/hint/... left empty),
     23 columns up to PG12, 24 in PG13 (backend_type), 26 from PG14 (leader_pid, query_id)."""
     row = [
-        TS, _q(user), _q(db), "1234", _q("10.0.0.7:51234"), "66321a40.4d2", "1",
-        _q("authentication"), "2024-05-01 12:00:00 UTC", "3/0", "0", severity, state, _q(msg),
-        "", "", "", "", "", "", "", "",  # detail, hint, internal query/pos, context, query/pos, location
+        TS,
+        _q(user),
+        _q(db),
+        "1234",
+        _q("10.0.0.7:51234"),
+        "66321a40.4d2",
+        "1",
+        _q("authentication"),
+        "2024-05-01 12:00:00 UTC",
+        "3/0",
+        "0",
+        severity,
+        state,
+        _q(msg),
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",  # detail, hint, internal query/pos, context, query/pos, location
         _q(""),  # application_name
     ]
     if columns >= 24:
@@ -195,7 +216,9 @@ def psycopg3(msg: str) -> str:
 
 def psycopg3_multi(msg: str) -> str:
     """psycopg 3 after several attempts: the last error, then every attempt."""
-    last = f'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  {msg}'
+    last = (
+        f'connection failed: connection to server at "127.0.0.1", port 5432 failed: FATAL:  {msg}'
+    )
     return "\n".join(
         (
             last,

@@ -74,7 +74,12 @@ CASES = [
 def test_app_pool_timeout(text: str, source: str, detail: str) -> None:
     (s,) = scan(text)
     assert (s.kind, s.source, s.detail, s.sqlstate, s.role, s.database) == (
-        K.APP_POOL_TIMEOUT, source, detail, None, None, None,
+        K.APP_POOL_TIMEOUT,
+        source,
+        detail,
+        None,
+        None,
+        None,
     )
 
 
@@ -113,10 +118,15 @@ def test_hikari_with_sqlstate_53300_yields_both() -> None:
     )
     app, server = scan(text)
     assert (app.kind, app.sqlstate, app.detail) == (
-        K.APP_POOL_TIMEOUT, "53300", "hikaricp waited=30000ms",
+        K.APP_POOL_TIMEOUT,
+        "53300",
+        "hikaricp waited=30000ms",
     )
     assert (server.kind, server.sqlstate, server.source, server.first_line) == (
-        K.MAX_CONNECTIONS, "53300", "hikaricp", 2,
+        K.MAX_CONNECTIONS,
+        "53300",
+        "hikaricp",
+        2,
     )
 
 
@@ -134,9 +144,7 @@ def test_hikari_with_sqlstate_and_the_refusal_quoted_does_not_guess() -> None:
 
 
 def test_app_pool_timeouts_count_by_library() -> None:
-    line = (
-        "QueuePool limit of size {} overflow 10 reached, connection timed out, timeout 30.00"
-    )
+    line = "QueuePool limit of size {} overflow 10 reached, connection timed out, timeout 30.00"
     text = "\n".join(line.format(n) for n in (5, 5, 20))
     (s,) = scan(text)
     assert (s.count, s.detail) == (3, "sqlalchemy pool_size=5 overflow=10 timeout=30.00")

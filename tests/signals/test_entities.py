@@ -72,7 +72,9 @@ def test_csv_doubled_quotes_undone() -> None:
 
 
 def test_json_escapes_undone() -> None:
-    line = shapes.jsonlog('too many connections for database "m\u00fcnchen \\ \t"', ensure_ascii=True)
+    line = shapes.jsonlog(
+        'too many connections for database "m\u00fcnchen \\ \t"', ensure_ascii=True
+    )
     assert "\\u00fc" in line and '\\"' in line
     (s,) = scan(line)
     assert s.database == "münchen \\ \t"
@@ -120,12 +122,14 @@ def test_name_longer_than_63_bytes_is_not_a_name() -> None:
 
 
 def test_python_repr_of_the_error() -> None:
-    text = "OperationalError('FATAL:  too many connections for role \"a\"b\"\\n')"
+    text = 'OperationalError(\'FATAL:  too many connections for role "a"b"\\n\')'
     (s,) = scan(text)
     assert s.role == 'a"b'
 
 
 def test_json_string_seen_raw() -> None:
-    text = 'msg="connect failed" err="' + json.dumps('FATAL:  too many connections for role "a"')[1:]
+    text = (
+        'msg="connect failed" err="' + json.dumps('FATAL:  too many connections for role "a"')[1:]
+    )
     (s,) = scan(text)
     assert s.role == "a"

@@ -80,7 +80,11 @@ CASES = [
     # --- clients ---
     ("libpq < 14", shapes.libpq13(MAX_MSG), maxconn("libpq")),
     ("libpq 14+", shapes.libpq14(MAX_MSG), maxconn("libpq")),
-    ("libpq 14+ split", shapes.libpq14_split(RESERVED_15), {"kind": K.RESERVED_SLOTS, "source": "libpq"}),
+    (
+        "libpq 14+ split",
+        shapes.libpq14_split(RESERVED_15),
+        {"kind": K.RESERVED_SLOTS, "source": "libpq"},
+    ),
     ("psql", shapes.psql(ROLE_MSG), role("libpq")),
     ("psql 11", "psql: FATAL:  " + MAX_MSG, maxconn("libpq")),
     (
@@ -91,7 +95,7 @@ CASES = [
     ("psycopg2", shapes.psycopg2(ROLE_MSG), role("psycopg2")),
     (
         "psycopg2 split, wrapper on the line before",
-        "psycopg2.OperationalError: connection to server at \"10.247.33.115\", port 5432 "
+        'psycopg2.OperationalError: connection to server at "10.247.33.115", port 5432 '
         "failed:\nFATAL:  " + RESERVED_15,
         {"kind": K.RESERVED_SLOTS, "source": "psycopg2"},
     ),
@@ -201,7 +205,10 @@ def test_psycopg3_operational_error_str_as_is() -> None:
     )
     (s,) = scan(text)
     assert (s.kind, s.role, s.sqlstate, s.source) == (
-        K.ROLE_LIMIT, "x; DROP ROLE admin; --", "53300", "psycopg",
+        K.ROLE_LIMIT,
+        "x; DROP ROLE admin; --",
+        "53300",
+        "psycopg",
     )
 
 
@@ -248,7 +255,11 @@ def test_pretty_printed_jsonlog() -> None:
     )
     (s,) = scan(text)
     assert (s.kind, s.role, s.sqlstate, s.source, s.first_line) == (
-        K.ROLE_LIMIT, 'a"b', "53300", "jsonlog", 6,
+        K.ROLE_LIMIT,
+        'a"b',
+        "53300",
+        "jsonlog",
+        6,
     )
 
 
@@ -266,7 +277,10 @@ def test_json_wrapped_go_log_with_pgx_error() -> None:
     )
     (s,) = scan(text)
     assert (s.kind, s.database, s.sqlstate, s.source) == (
-        K.DATABASE_LIMIT, "appdb", "53300", "pgx",
+        K.DATABASE_LIMIT,
+        "appdb",
+        "53300",
+        "pgx",
     )
 
 
@@ -275,7 +289,7 @@ def test_java_json_log_with_stack_trace() -> None:
         '{"@timestamp":"2024-05-01T12:00:00.123Z","level":"ERROR","logger_name":"com.zaxxer.'
         'hikari.pool.HikariPool","message":"HikariPool-1 - Exception during pool initialization.'
         '","stack_trace":"org.postgresql.util.PSQLException: FATAL: remaining connection slots '
-        'are reserved for non-replication superuser connections\\n\\tat org.postgresql.core.v3.'
+        "are reserved for non-replication superuser connections\\n\\tat org.postgresql.core.v3."
         'ConnectionFactoryImpl.doAuthentication(ConnectionFactoryImpl.java:693)\\n"}'
     )
     (s,) = scan(text)

@@ -24,29 +24,61 @@ EXPECTED: dict[str, tuple[SignalKind, str | None, str | None, str | None, str]] 
     'too many connections for role "%s"': (K.ROLE_LIMIT, ROLE, None, None, "53300"),
     'too many connections for database "%s"': (K.DATABASE_LIMIT, None, DATABASE, None, "53300"),
     "remaining connection slots are reserved for roles with the %s attribute": (
-        K.RESERVED_SLOTS, None, None, "superuser", "53300",
+        K.RESERVED_SLOTS,
+        None,
+        None,
+        "superuser",
+        "53300",
     ),
     'remaining connection slots are reserved for roles with privileges of the "%s" role': (
-        K.RESERVED_SLOTS, None, None, "pg_use_reserved_connections", "53300",
+        K.RESERVED_SLOTS,
+        None,
+        None,
+        "pg_use_reserved_connections",
+        "53300",
     ),
     "remaining connection slots are reserved for non-replication superuser connections": (
-        K.RESERVED_SLOTS, None, None, "superuser", "53300",
+        K.RESERVED_SLOTS,
+        None,
+        None,
+        "superuser",
+        "53300",
     ),
     'number of requested standby connections exceeds "max_wal_senders" (currently %d)': (
-        K.WALSENDER_LIMIT, None, None, CURRENT, "53300",
+        K.WALSENDER_LIMIT,
+        None,
+        None,
+        CURRENT,
+        "53300",
     ),
     "number of requested standby connections exceeds max_wal_senders (currently %d)": (
-        K.WALSENDER_LIMIT, None, None, CURRENT, "53300",
+        K.WALSENDER_LIMIT,
+        None,
+        None,
+        CURRENT,
+        "53300",
     ),
     "the database system is starting up": (K.SERVER_NOT_READY, None, None, "starting up", "57P03"),
     "the database system is shutting down": (
-        K.SERVER_NOT_READY, None, None, "shutting down", "57P03",
+        K.SERVER_NOT_READY,
+        None,
+        None,
+        "shutting down",
+        "57P03",
     ),
     "the database system is in recovery mode": (
-        K.SERVER_NOT_READY, None, None, "in recovery mode", "57P03",
+        K.SERVER_NOT_READY,
+        None,
+        None,
+        "in recovery mode",
+        "57P03",
     ),
     "the database system is not yet accepting connections": (
-        K.SERVER_NOT_READY, None, None, "not yet accepting connections", "57P03",
+        K.SERVER_NOT_READY,
+        None,
+        None,
+        "not yet accepting connections",
+        "57P03",
     ),
 }
 ARGS = {
@@ -126,7 +158,10 @@ def test_french_reserved_slots_wrapped_over_two_lines() -> None:
     ):
         (s,) = scan(text + "\n" + shapes.stderr("unrelated", "LOG"))
         assert (s.kind, s.detail, s.source, s.first_line) == (
-            K.RESERVED_SLOTS, "superuser", source, 1,
+            K.RESERVED_SLOTS,
+            "superuser",
+            source,
+            1,
         ), text
 
 
@@ -176,5 +211,7 @@ def test_not_accepting_connections_pg14() -> None:
     )
     (s,) = scan(text)
     assert (s.kind, s.detail, s.sqlstate) == (
-        K.SERVER_NOT_READY, "not accepting connections", "57P03",
+        K.SERVER_NOT_READY,
+        "not accepting connections",
+        "57P03",
     )

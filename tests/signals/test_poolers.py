@@ -31,7 +31,9 @@ CASES = [
     ),
     (
         "log max_user_client_connections names the user",
-        shapes.pgbouncer_log("client connections exceeded (max_user_client_connections)", user="etl"),
+        shapes.pgbouncer_log(
+            "client connections exceeded (max_user_client_connections)", user="etl"
+        ),
         pooler(K.POOLER_CLIENT_LIMIT, "max_user_client_connections", "pgbouncer", role="etl"),
     ),
     (
@@ -140,14 +142,21 @@ def test_cached_error_emits_both(
         got = scan(text)
         outer = got[0]
         assert (outer.kind, outer.detail, outer.sqlstate, outer.source) == (
-            K.POOLER_WAIT_TIMEOUT, "server_login_retry", "08P01", source,
+            K.POOLER_WAIT_TIMEOUT,
+            "server_login_retry",
+            "08P01",
+            source,
         )
         if kind is None:  # the wrapped text is not a bare message
             assert len(got) == 1
             continue
         inner = got[1]
         assert (inner.kind, inner.role, inner.detail, inner.sqlstate, inner.source) == (
-            kind, role, detail, "53300" if kind is not K.SERVER_NOT_READY else "57P03", source,
+            kind,
+            role,
+            detail,
+            "53300" if kind is not K.SERVER_NOT_READY else "57P03",
+            source,
         )
 
 
@@ -176,7 +185,9 @@ def test_pooler_error_then_closing_counts_one_event() -> None:
             shapes.pgbouncer_log("query_wait_timeout"),
             shapes.pgbouncer_closing("query_wait_timeout"),
             shapes.pgbouncer_log("query_wait_timeout").replace("0x55d5c8f0a2b0", "0x55d5c8f0b000"),
-            shapes.pgbouncer_closing("query_wait_timeout").replace("0x55d5c8f0a2b0", "0x55d5c8f0b000"),
+            shapes.pgbouncer_closing("query_wait_timeout").replace(
+                "0x55d5c8f0a2b0", "0x55d5c8f0b000"
+            ),
         )
     )
     (s,) = scan(text)

@@ -49,14 +49,22 @@ def reference_lines(data: bytes) -> list[tuple[int, int, frozenset[int]]]:
 
 
 SAMPLES = [
-    incident_log()[0].encode(),
-    b"",
-    b"no newline at end FATAL:  sorry, too many clients already",
-    b"\n\n" + 'ВАЖНО:  извините, уже слишком много клиентов\n'.encode() * 3,
-    shapes.jsonlog('too many connections for role "x"', ensure_ascii=True).encode(),
-    shapes.jsonlog("извините, уже слишком много клиентов", ensure_ascii=True).encode(),
-    b"too many connections for role " * 1000,
-    b"\xff\xfe\x00 sorry, too many clients already \x00\n\x80",
+    pytest.param(incident_log()[0].encode(), id="incident log"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"no newline at end FATAL:  sorry, too many clients already", id="no newline"),
+    pytest.param(
+        b"\n\n" + "ВАЖНО:  извините, уже слишком много клиентов\n".encode() * 3, id="russian"
+    ),
+    pytest.param(
+        shapes.jsonlog('too many connections for role "x"', ensure_ascii=True).encode(),
+        id="jsonlog",
+    ),
+    pytest.param(
+        shapes.jsonlog("извините, уже слишком много клиентов", ensure_ascii=True).encode(),
+        id="jsonlog escaped non-ascii",
+    ),
+    pytest.param(b"too many connections for role " * 1000, id="repeated needle"),
+    pytest.param(b"\xff\xfe\x00 sorry, too many clients already \x00\n\x80", id="binary"),
 ]
 
 

@@ -71,7 +71,13 @@ def test_crlf_line_endings() -> None:
 
 
 def test_excerpt_of_a_long_line_is_bounded_and_shows_the_name() -> None:
-    line = "x" * 5000 + " " + shapes.stderr('too many connections for role "needle"') + " " + "y" * 5000
+    line = (
+        "x" * 5000
+        + " "
+        + shapes.stderr('too many connections for role "needle"')
+        + " "
+        + "y" * 5000
+    )
     (s,) = scan(line)
     assert len(s.excerpt) <= EXCERPT_CHARS
     assert '"needle"' in s.excerpt
@@ -84,12 +90,18 @@ def test_distinct_details_are_distinct_signals() -> None:
             shapes.libpq13("the database system is shutting down"),
             shapes.libpq13("the database system is starting up"),
             shapes.libpq13(
-                'remaining connection slots are reserved for roles with privileges of the '
+                "remaining connection slots are reserved for roles with privileges of the "
                 '"pg_use_reserved_connections" role'
             ),
-            shapes.libpq13("remaining connection slots are reserved for roles with the SUPERUSER attribute"),
-            shapes.libpq13("number of requested standby connections exceeds max_wal_senders (currently 5)"),
-            shapes.libpq13("number of requested standby connections exceeds max_wal_senders (currently 10)"),
+            shapes.libpq13(
+                "remaining connection slots are reserved for roles with the SUPERUSER attribute"
+            ),
+            shapes.libpq13(
+                "number of requested standby connections exceeds max_wal_senders (currently 5)"
+            ),
+            shapes.libpq13(
+                "number of requested standby connections exceeds max_wal_senders (currently 10)"
+            ),
         )
     )
     got = [(s.kind, s.detail, s.count) for s in scan(text)]
@@ -163,8 +175,10 @@ def test_stream_with_windows_wider_than_a_chunk() -> None:
                 "superutilisateur non relatif à la réplication"
             ),
             filler,
-            shapes.csvlog("le nombre de connexions demandées par le serveur en attente dépasse\n"
-                          "max_wal_senders (actuellement 3)"),
+            shapes.csvlog(
+                "le nombre de connexions demandées par le serveur en attente dépasse\n"
+                "max_wal_senders (actuellement 3)"
+            ),
         )
     )
     data = text.encode()

@@ -49,7 +49,8 @@ def register(app: App, ctx: Context) -> None:
     @app.action(PICK_ACTION)
     def on_pick(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        ctx.submit("cluster picked", pick, ctx, body, ephemeral_reply(respond, ctx.secrets))
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("cluster picked", pick, ctx, body, reply, tell=reply)
 
     @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
     def on_fix(ack: Ack, respond: Respond) -> None:

@@ -18,6 +18,7 @@ from bot.slack.context import Context
 from bot.slack.post import ephemeral_reply, scrub
 
 COMMAND = "/pgconn"
+_NO_NAME = {None, "", "privategroup", "directmessage"}
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
 
 
@@ -106,8 +107,11 @@ def _ack(ack: Ack, ctx: Context, message: Message) -> None:
 def handle(ctx: Context, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
     parsed = parse(str(command.get("text") or ""))
     channel = str(command["channel_id"])
-    keys = [channel, f"#{command['channel_name']}"] if command.get("channel_name") else [channel]
+    name = command.get("channel_name")
+    # Private channels and DMs come named "privategroup" / "directmessage": not their names.
+    keys = ctx.channel_keys(channel, None if name in _NO_NAME else name)
     problem = check(ctx, parsed, keys)
+    reply = ephemeral_reply(respond, ctx.secrets)
     if problem is not None:
         _ack(ack, ctx, notice(problem))
     elif parsed.verb == "help":
@@ -116,14 +120,7 @@ def handle(ctx: Context, ack: Ack, command: dict[str, Any], respond: Respond) ->
         ack()
         usable = ctx.usable_here(keys)
         hidden = len(ctx.config.clusters) - len(usable)
-        ctx.submit(
-            "/pgconn list",
-            replies.list_clusters,
-            ctx,
-            usable,
-            hidden,
-            ephemeral_reply(respond, ctx.secrets),
-        )
+        ctx.submit("/pgconn list", replies.list_clusters, ctx, usable, hidden, reply, tell=reply)
     else:
         assert parsed.cluster is not None  # check() passed a diagnose with a cluster
         ack()
@@ -134,7 +131,8 @@ def handle(ctx: Context, ack: Ack, command: dict[str, Any], respond: Respond) ->
             parsed.cluster,
             parsed.role,
             channel,
-            ephemeral_reply(respond, ctx.secrets),
+            reply,
+            tell=reply,
         )
 
 

@@ -123,3 +123,17 @@ def test_not_in_channel_is_told_to_the_requester(start_bot: StartBot, incident: 
 
 def _summary(calls: list[Call]) -> list[Call]:
     return [c for c in calls if "thread_ts" not in c.body]
+
+
+def test_parse() -> None:
+    from bot.slack.listeners.commands import parse
+
+    assert parse("prod").cluster == "prod"
+    assert parse(" prod   app ").role == "app"
+    assert parse('prod "batch jobs"').role == "batch jobs"
+    assert parse("prod “batch jobs”").role == "batch jobs"  # Slack's curly quotes
+    assert parse("prod a&amp;b").role == "a&b"  # Slack escapes &, < and >
+    assert parse('prod "unbalanced').role == '"unbalanced'
+    assert parse("HELP").verb == "help"
+    assert parse("").verb == "usage"
+    assert parse("a b c").verb == "usage"

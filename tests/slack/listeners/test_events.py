@@ -303,3 +303,17 @@ def test_images_are_none_of_its_business(start_bot: StartBot, incident: Incident
     bot.control()
     assert bot.fake.find("file") == []
     assert bot.posts("CINC") == []
+
+
+def test_bindings_by_channel_name_are_resolved(start_bot: StartBot, incident: Incident) -> None:
+    bot = start_bot(
+        {
+            "prod": {"dsn": incident.monitor_dsn, "channels": ["#db-incidents"]},
+            "staging": {"dsn": incident.monitor_dsn},
+        }
+    )
+    bot.fake.channel_names["CNAMED"] = "db-incidents"
+    ts, _ = bot.send.message(incident.fatal, channel="CNAMED")
+    thread = bot.wait_thread("CNAMED", ts)
+    assert thread[0].body["text"].startswith("prod:")
+    assert bot.fake.find("conversations.info", channel="CNAMED")

@@ -1,0 +1,1 @@
+UPDATE approvals SET message_ts = :message_ts WHERE id = :id
