@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.signals import prefilter, scan  # noqa: E402
+from bot.signals import prefilter, scan
 
 _TABLES = ("orders", "order_items", "customers", "payments", "sessions", "events")
 _ROLES = ("app", "app_ro", "reporting", "etl", "billing")
@@ -31,7 +31,8 @@ _ROLES = ("app", "app_ro", "reporting", "etl", "billing")
 
 def _stamp(rng: random.Random, i: int) -> str:
     s = i // 40
-    return f"2024-05-01 {s // 3600 % 24:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{rng.randrange(1000):03d} UTC"
+    ms = rng.randrange(1000)
+    return f"2024-05-01 {s // 3600 % 24:02d}:{s // 60 % 60:02d}:{s % 60:02d}.{ms:03d} UTC"
 
 
 def _ordinary(rng: random.Random, i: int) -> str:
@@ -40,13 +41,14 @@ def _ordinary(rng: random.Random, i: int) -> str:
     p = f"{ts} [{pid}] "
     r = rng.random()
     if r < 0.45:
-        return (
-            f"{p}LOG:  duration: {rng.uniform(0.05, 900):.3f} ms  statement: SELECT id, status, "
+        return (  # log text, not a query that runs
+            f"{p}LOG:  duration: {rng.uniform(0.05, 900):.3f} ms  statement: SELECT id, status, "  # noqa: S608
             f"created_at FROM {table} WHERE customer_id = {rng.randrange(10**6)} "
             f"ORDER BY created_at DESC LIMIT 50"
         )
     if r < 0.6:
-        return f"{p}LOG:  connection received: host=10.0.{rng.randrange(256)}.{rng.randrange(256)} port={rng.randrange(30000, 65000)}"
+        host = f"10.0.{rng.randrange(256)}.{rng.randrange(256)}"
+        return f"{p}LOG:  connection received: host={host} port={rng.randrange(30000, 65000)}"
     if r < 0.72:
         return f"{p}LOG:  connection authorized: user={role} database=appdb application_name=web"
     if r < 0.82:
@@ -59,7 +61,7 @@ def _ordinary(rng: random.Random, i: int) -> str:
     if r < 0.92:
         return f"{p}DETAIL:  Key (id)=({rng.randrange(10**7)}) already exists."
     if r < 0.96:
-        return f"{p}STATEMENT:  INSERT INTO {table} (id, payload) VALUES ($1, $2)"
+        return f"{p}STATEMENT:  INSERT INTO {table} (id, payload) VALUES ($1, $2)"  # noqa: S608
     if r < 0.98:
         return f'{p}LOG:  automatic vacuum of table "appdb.public.{table}": index scans: 1'
     return (
@@ -78,7 +80,7 @@ def _incident(rng: random.Random, i: int) -> str:
             f"{ts} [{pid}] FATAL:  remaining connection slots are reserved for roles with the "
             f"SUPERUSER attribute",
             f'{ts},"{role}","appdb",{pid},"10.0.0.7:51234",66321a40.4d2,1,"authentication",'
-            f"{ts},3/0,0,FATAL,53300,\"too many connections for role \"\"{role}\"\"\",,,,,,,,,"
+            f'{ts},3/0,0,FATAL,53300,"too many connections for role ""{role}""",,,,,,,,,'
             f'"","client backend",,0',
             json.dumps(
                 {
@@ -138,14 +140,17 @@ def main() -> None:
         lines = generate(path, args.mb)
         data = path.read_bytes()
         mb = len(data) / 1e6
-        print(f"log: {mb:.1f} MB, {lines} lines; {len(prefilter.NEEDLES)} needles; backend {backend.name}")
+        needles = len(prefilter.NEEDLES)
+        print(f"log: {mb:.1f} MB, {lines} lines; {needles} needles; backend {backend.name}")
 
         signals = scan(data)
         t_scan = best_of(args.repeat, lambda: scan(data))
         candidates = len(backend.lines(data))
-        print(f"scan:  {mb / t_scan:8.0f} MB/s  ({t_scan * 1000:.1f} ms, best of {args.repeat}); "
-              f"{candidates} candidate lines, {sum(s.count for s in signals)} signal occurrences, "
-              f"{len(signals)} distinct")
+        print(
+            f"scan:  {mb / t_scan:8.0f} MB/s  ({t_scan * 1000:.1f} ms, best of {args.repeat}); "
+            f"{candidates} candidate lines, {sum(s.count for s in signals)} signal occurrences, "
+            f"{len(signals)} distinct"
+        )
 
         grep = shutil.which("grep")
         if grep is None:
@@ -154,12 +159,16 @@ def main() -> None:
         pattern = b"|".join(_ere(n) for n in prefilter.NEEDLES)
         cmd = [grep, "-cE", pattern, str(path)]
         env = dict(os.environ, LC_ALL="C")
-        count = subprocess.run(cmd, env=env, capture_output=True, check=False).stdout.decode().strip()
+        count = (
+            subprocess.run(cmd, env=env, capture_output=True, check=False).stdout.decode().strip()
+        )
         t_grep = best_of(
             args.repeat, lambda: subprocess.run(cmd, env=env, capture_output=True, check=False)
         )
-        print(f"grep:  {mb / t_grep:8.0f} MB/s  ({t_grep * 1000:.1f} ms, best of {args.repeat}); "
-              f"{count} matching lines")
+        print(
+            f"grep:  {mb / t_grep:8.0f} MB/s  ({t_grep * 1000:.1f} ms, best of {args.repeat}); "
+            f"{count} matching lines"
+        )
         print(f"ratio: scan takes {t_scan / t_grep:.2f}x grep's time")
 
 

@@ -23,19 +23,97 @@ _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
 @dataclass(frozen=True)
+class LevelOverride:
+    """Usage shares for one entity (or a whole cluster); None inherits the enclosing level."""
+
+    threshold: float | None = None
+    critical: float | None = None
+
+
+@dataclass(frozen=True)
+class ClusterWarnings:
+    """`clusters.<name>.warnings`: whether the scheduler probes the cluster, and its levels.
+
+    `threshold`/`critical` apply to the server and to every role and database of the cluster;
+    `roles.<role>` and `databases.<db>` override them for one entity. Pairs, not a dict, keep
+    the config hashable.
+    """
+
+    enabled: bool = True
+    levels: LevelOverride = field(default_factory=LevelOverride)
+    roles: tuple[tuple[str, LevelOverride], ...] = ()
+    databases: tuple[tuple[str, LevelOverride], ...] = ()
+
+    def role(self, name: str) -> LevelOverride | None:
+        return next((o for n, o in self.roles if n == name), None)
+
+    def database(self, name: str) -> LevelOverride | None:
+        return next((o for n, o in self.databases if n == name), None)
+
+
+DEFAULT_MAX_SESSIONS_PER_ACTION = 50
+DEFAULT_APPROVAL_TTL_MINUTES = 15
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
+    """One cluster. The remediation keys (docs/remediation.md):
+
+    - `admin_dsn`: the role fixes run as; without it nothing can be approved or run.
+    - `approvers` / `approver_usergroup`: Slack user IDs / a user group ID allowed to approve;
+      when either is set it replaces the global `approvers` / `approver_usergroup` here.
+    - `two_person_rule`: the requester may never approve their own request (default on).
+    - `allow_superuser_targets`: superusers' sessions may be terminated or cancelled (off).
+    - `max_sessions_per_action`: the most sessions one approved action may signal.
+    - `approval_ttl_minutes`: how long a request waits for an approver before it expires.
+    """
+
     name: str
     dsn: str
     admin_dsn: str | None = None
     channels: tuple[str, ...] = ()
     alert_channel: str | None = None
+    warnings: ClusterWarnings = field(default_factory=ClusterWarnings)
+    approvers: tuple[str, ...] = ()
+    approver_usergroup: str | None = None
+    two_person_rule: bool = True
+    allow_superuser_targets: bool = False
+    max_sessions_per_action: int = DEFAULT_MAX_SESSIONS_PER_ACTION
+    approval_ttl_minutes: int = DEFAULT_APPROVAL_TTL_MINUTES
 
 
 @dataclass(frozen=True)
 class WarningsConfig:
+    """The `warnings` section: the scheduler that warns before a limit is reached.
+
+    - `interval_seconds`: time between probe rounds (5-86400).
+    - `threshold`, `critical`: usage shares (current / limit) that warn and that are critical.
+    - `clear_margin`: hysteresis; a level clears only below its share minus this margin, so a
+      load hovering at the line does not post again and again.
+    - `concurrency`: probes running at once (threads); `probe_timeout_seconds`: the connect
+      timeout and the probe's statement_timeout, and after twice that the probe is abandoned.
+    - `unreachable_after`: failed rounds in a row before a cluster is reported unreachable.
+    - `samples`: recent samples kept per entity for the trend and time to limit.
+    - `reopen_seconds`: a recovered entity that crosses again within this reopens the same
+      message (updated, with a reply in its thread) instead of posting a new one.
+    - `refresh_seconds`: an open warning's message is updated at least this often (its time
+      over), and otherwise only when what it says changes.
+    - `alert_channel`: where warnings go for clusters without `clusters.<name>.alert_channel`.
+    - `holder`: this replica's name for the scheduler's lease (default: hostname-pid).
+    """
+
     interval_seconds: int = 60
     threshold: float = 0.8
     critical: float = 0.95
+    clear_margin: float = 0.1
+    concurrency: int = 16
+    probe_timeout_seconds: int = 5
+    unreachable_after: int = 2
+    samples: int = 10
+    reopen_seconds: int = 900
+    refresh_seconds: int = 300
+    alert_channel: str | None = None
+    holder: str | None = None
 
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -58,7 +136,9 @@ class SlackConfig:
 @dataclass(frozen=True)
 class Config:
     clusters: Mapping[str, ClusterConfig]
+    # Who may approve fixes on clusters that name no approvers of their own.
     approvers: tuple[str, ...] = ()
+    approver_usergroup: str | None = None
     warnings: WarningsConfig = field(default_factory=WarningsConfig)
     state_path: Path = Path("pgconn-state.sqlite3")
     state_dsn: str | None = None
@@ -140,6 +220,14 @@ class _Collector:
         out = [self.string(item, f"{path}[{i}]", required=True) for i, item in enumerate(value)]
         return tuple(s for s in out if s is not None)
 
+    def boolean(self, value: object, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.add(path, "must be true or false")
+            return default
+        return value
+
     def number(self, value: object, path: str, default: float, *, lo: float, hi: float,
                integer: bool = False) -> float:
         if value is None:
@@ -198,7 +286,7 @@ def parse(document: object, env: Mapping[str, str] | None = None,
     data = _interpolate_tree(document, os.environ if env is None else env, problems, "")
     top = problems.mapping(data, "",
                            {"clusters", "approvers", "warnings", "state_path", "state_dsn",
-                            "slack"})
+                            "slack", "approver_usergroup"})
 
     clusters: dict[str, ClusterConfig] = {}
     raw_clusters = problems.mapping(top.get("clusters"), "clusters", set(top.get("clusters") or {}))
@@ -208,7 +296,8 @@ def parse(document: object, env: Mapping[str, str] | None = None,
         path = f"clusters.{name}"
         if not _CLUSTER_NAME.match(str(name)):
             problems.add(path, "cluster names are letters, digits, '_', '.', '-' (max 63)")
-        body = problems.mapping(raw, path, {"dsn", "admin_dsn", "channels", "alert_channel"})
+        body = problems.mapping(raw, path, {"dsn", "admin_dsn", "channels", "alert_channel",
+                                            "warnings", *_REMEDIATION_KEYS})
         dsn = problems.string(body.get("dsn"), f"{path}.dsn", required=True)
         admin = problems.string(body.get("admin_dsn"), f"{path}.admin_dsn")
         for key, value in (("dsn", dsn), ("admin_dsn", admin)):
@@ -220,25 +309,16 @@ def parse(document: object, env: Mapping[str, str] | None = None,
             admin_dsn=admin,
             channels=problems.strings(body.get("channels"), f"{path}.channels"),
             alert_channel=problems.string(body.get("alert_channel"), f"{path}.alert_channel"),
+            warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),
+            **_remediation(body, path, problems),
         )
 
-    raw_warn = problems.mapping(top.get("warnings"), "warnings",
-                                {"interval_seconds", "threshold", "critical"})
-    defaults = WarningsConfig()
-    warn = WarningsConfig(
-        interval_seconds=int(problems.number(raw_warn.get("interval_seconds"),
-                                             "warnings.interval_seconds",
-                                             defaults.interval_seconds, lo=5, hi=86400,
-                                             integer=True)),
-        threshold=problems.number(raw_warn.get("threshold"), "warnings.threshold",
-                                  defaults.threshold, lo=0.01, hi=1.0),
-        critical=problems.number(raw_warn.get("critical"), "warnings.critical",
-                                 defaults.critical, lo=0.01, hi=1.0),
-    )
-    if warn.critical < warn.threshold:
-        problems.add("warnings.critical", "must be at least warnings.threshold")
+    warn = _warnings(top.get("warnings"), problems)
+    for name, cluster in clusters.items():
+        _check_levels(warn, cluster.warnings, f"clusters.{name}.warnings", problems)
 
     approvers = problems.strings(top.get("approvers"), "approvers")
+    approver_usergroup = problems.string(top.get("approver_usergroup"), "approver_usergroup")
     slack = _slack(top.get("slack"), problems, os.environ if env is None else env)
     state_path = problems.string(top.get("state_path"), "state_path")
     state_dsn = problems.string(top.get("state_dsn"), "state_dsn")
@@ -249,12 +329,117 @@ def parse(document: object, env: Mapping[str, str] | None = None,
     return Config(
         clusters=clusters,
         approvers=approvers,
+        approver_usergroup=approver_usergroup,
         slack=slack,
         warnings=warn,
         state_path=Path(state_path) if state_path else Config.state_path,
         state_dsn=state_dsn,
         source=source,
     )
+
+
+_WARNING_KEYS = {"interval_seconds", "threshold", "critical", "clear_margin", "concurrency",
+                 "probe_timeout_seconds", "unreachable_after", "samples", "reopen_seconds",
+                 "refresh_seconds", "alert_channel", "holder"}
+
+
+def _warnings(raw: object, problems: _Collector) -> WarningsConfig:
+    body = problems.mapping(raw, "warnings", _WARNING_KEYS)
+    d = WarningsConfig()
+
+    def whole(key: str, default: int, lo: int, hi: int) -> int:
+        return int(problems.number(body.get(key), f"warnings.{key}", default, lo=lo, hi=hi,
+                                   integer=True))
+
+    def share(key: str, default: float, lo: float = 0.01, hi: float = 1.0) -> float:
+        return problems.number(body.get(key), f"warnings.{key}", default, lo=lo, hi=hi)
+
+    warn = WarningsConfig(
+        interval_seconds=whole("interval_seconds", d.interval_seconds, 5, 86400),
+        threshold=share("threshold", d.threshold),
+        critical=share("critical", d.critical),
+        clear_margin=share("clear_margin", d.clear_margin, lo=0.0, hi=0.5),
+        concurrency=whole("concurrency", d.concurrency, 1, 256),
+        probe_timeout_seconds=whole("probe_timeout_seconds", d.probe_timeout_seconds, 1, 300),
+        unreachable_after=whole("unreachable_after", d.unreachable_after, 1, 100),
+        samples=whole("samples", d.samples, 3, 120),
+        reopen_seconds=whole("reopen_seconds", d.reopen_seconds, 0, 86400),
+        refresh_seconds=whole("refresh_seconds", d.refresh_seconds, 0, 86400),
+        alert_channel=problems.string(body.get("alert_channel"), "warnings.alert_channel"),
+        holder=problems.string(body.get("holder"), "warnings.holder"),
+    )
+    if warn.critical < warn.threshold:
+        problems.add("warnings.critical", "must be at least warnings.threshold")
+    return warn
+
+
+def _level_override(raw: object, path: str, problems: _Collector) -> LevelOverride:
+    body = problems.mapping(raw, path, {"threshold", "critical"})
+
+    def share(key: str) -> float | None:
+        if body.get(key) is None:
+            return None
+        return problems.number(body.get(key), f"{path}.{key}", 0.0, lo=0.01, hi=1.0)
+
+    return LevelOverride(threshold=share("threshold"), critical=share("critical"))
+
+
+def _cluster_warnings(raw: object, path: str, problems: _Collector) -> ClusterWarnings:
+    body = problems.mapping(raw, path, {"enabled", "threshold", "critical", "roles",
+                                        "databases"})
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.add(f"{path}.enabled", "must be true or false")
+        enabled = True
+
+    def entities(key: str) -> tuple[tuple[str, LevelOverride], ...]:
+        table = problems.mapping(body.get(key), f"{path}.{key}", set(body.get(key) or {}))
+        return tuple((str(name), _level_override(value, f"{path}.{key}.{name}", problems))
+                     for name, value in table.items())
+
+    levels = _level_override({k: body[k] for k in ("threshold", "critical") if k in body},
+                             path, problems)
+    return ClusterWarnings(enabled=enabled, levels=levels, roles=entities("roles"),
+                           databases=entities("databases"))
+
+
+def _check_levels(warn: WarningsConfig, cluster: ClusterWarnings, path: str,
+                  problems: _Collector) -> None:
+    """Each entity's effective pair (override, else the cluster's, else the global one) must
+    keep critical at or above threshold."""
+    base = (cluster.levels.threshold or warn.threshold, cluster.levels.critical or warn.critical)
+    pairs = [(path, cluster.levels, (warn.threshold, warn.critical))]
+    pairs += [(f"{path}.roles.{n}", o, base) for n, o in cluster.roles]
+    pairs += [(f"{path}.databases.{n}", o, base) for n, o in cluster.databases]
+    for where, override, (threshold, critical) in pairs:
+        t = override.threshold or threshold
+        c = override.critical or critical
+        if c < t:
+            problems.add(where, f"critical ({c:g}) must be at least threshold ({t:g}); set both")
+
+
+_REMEDIATION_KEYS = ("approvers", "approver_usergroup", "two_person_rule",
+                     "allow_superuser_targets", "max_sessions_per_action",
+                     "approval_ttl_minutes")
+
+
+def _remediation(body: Mapping[str, Any], path: str, problems: _Collector) -> dict[str, Any]:
+    """A cluster's approval and safety keys, validated (see ClusterConfig)."""
+    return {
+        "approvers": problems.strings(body.get("approvers"), f"{path}.approvers"),
+        "approver_usergroup": problems.string(body.get("approver_usergroup"),
+                                              f"{path}.approver_usergroup"),
+        "two_person_rule": problems.boolean(body.get("two_person_rule"),
+                                            f"{path}.two_person_rule", True),
+        "allow_superuser_targets": problems.boolean(body.get("allow_superuser_targets"),
+                                                    f"{path}.allow_superuser_targets", False),
+        "max_sessions_per_action": int(problems.number(
+            body.get("max_sessions_per_action"), f"{path}.max_sessions_per_action",
+            DEFAULT_MAX_SESSIONS_PER_ACTION, lo=1, hi=10_000, integer=True)),
+        "approval_ttl_minutes": int(problems.number(
+            body.get("approval_ttl_minutes"), f"{path}.approval_ttl_minutes",
+            DEFAULT_APPROVAL_TTL_MINUTES, lo=1, hi=24 * 60, integer=True)),
+    }
 
 
 def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackConfig:

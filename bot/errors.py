@@ -45,6 +45,11 @@ class CannotConnectError(DiagnosticsError):
         super().__init__(message)
 
 
+class PoolerError(DiagnosticsError):
+    """PgBouncer's admin console could not be read (refused, unreachable, not a console user).
+    The message is safe to show: passwords are masked."""
+
+
 class PlaybookError(PgconnError):
     """A playbook file is invalid; raised at start-up with the file and the problem."""
 

@@ -322,24 +322,25 @@ def thread_messages(report: Report, secrets: Sequence[str] = ()) -> list[Message
 def paginate(groups: Iterable[list[Block]], title: str) -> list[Message]:
     """Pack groups of blocks into messages, keeping a group together when it fits in one, with
     a divider between groups and "part i of n" on each message when there are several."""
-    room_blocks = MAX_BLOCKS - 2  # a divider, and the part marker
+    room = MAX_BLOCKS - 1  # the part marker
     pages: list[list[Block]] = [[]]
     size = 0
+
+    def fits(blocks: int, chars: int) -> bool:
+        return len(pages[-1]) + blocks <= room and size + chars <= MAX_MESSAGE_CHARS
+
     for group in groups:
-        group_size = sum(_chars(b) for b in group)
-        if pages[-1] and (
-            len(pages[-1]) + 1 + len(group) > room_blocks or size + group_size > MAX_MESSAGE_CHARS
-        ):
+        divider = bool(pages[-1])
+        if divider and not fits(len(group) + 1, sum(_chars(b) for b in group)):
             pages.append([])
-            size = 0
-        if pages[-1]:
-            pages[-1].append({"type": "divider"})
+            size, divider = 0, False
         for block in group:
-            if pages[-1] and (
-                len(pages[-1]) >= room_blocks or size + _chars(block) > MAX_MESSAGE_CHARS
-            ):
+            if pages[-1] and not fits(1 + divider, _chars(block)):
                 pages.append([])
-                size = 0
+                size, divider = 0, False
+            if divider:
+                pages[-1].append({"type": "divider"})
+                divider = False
             pages[-1].append(block)
             size += _chars(block)
     pages = [p for p in pages if p]
@@ -364,7 +365,7 @@ def notice(mrkdwn: str) -> Message:
     return Message(split_text(mrkdwn)[0] if mrkdwn.strip() else mrkdwn, sections(mrkdwn))
 
 
-def signals_phrase(found: Sequence[Signal], secrets: Sequence[str] = ()) -> str:
+def _signals_phrase(found: Sequence[Signal], secrets: Sequence[str] = ()) -> str:
     """A one-line, escaped summary of what a paste contains: for the picker question."""
     clean = _Clean(secrets)
     parts = []
@@ -384,7 +385,7 @@ def cluster_picker(
     options = [_option(clean.raw(c), c) for c in shown]
     options.append(_option("No cluster: explain the paste only", NO_CLUSTER))
     text = (
-        f"I found {signals_phrase(found, secrets)} in this message. "
+        f"I found {_signals_phrase(found, secrets)} in this message. "
         "Which cluster should I diagnose?"
     )
     if len(clusters) > len(shown):
@@ -455,6 +456,7 @@ def cluster_list(
 
 
 def progress_message(label: str, done: int, total: int | None) -> Message:
+    """ "Scanning app.log… 42%": `label` is mrkdwn, escaped by the caller."""
     mb = done / 1e6
     if total:
         text = (

@@ -24,7 +24,7 @@ from bot.signals.lines import Neighbourhood
 SQLSTATE = r"(?=[A-Z]*[0-9])[0-9A-Z]{5}"
 _SQLSTATE_FULL = re.compile(SQLSTATE + r"\Z")
 
-_CSV_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [^,\"]{1,40})?,")
+_CSV_START = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?(?: [\w+:/-]{1,40})?,")
 _CSV_MAX_LINES = 100
 _CSV_MAX_CHARS = 128 * 1024
 # csvlog columns (0-based): error_severity, sql_state_code, message; 23 columns up to PG12,
@@ -259,15 +259,16 @@ _RUBY_CLASS = re.compile(r"\((PG|ActiveRecord)::\w+\)\s*$")
 _TWO_SPACES = re.compile(r":(?:  |\t)")
 
 
-_DIGITS = str.maketrans("0123456789", "0000000000")
+# Numbers standing alone (timestamps, pids, ports), not digits inside names (psycopg2, P2037).
+_NUMBERS = re.compile(r"(?<![A-Za-z\d])\d+")
 
 
 def wrapper(text: str) -> str | None:
     """The outermost producer named in `text` (its last few hundred characters and its start)."""
     tail = text if len(text) <= _WRAPPER_SCAN else text[:80] + "\n" + text[-_WRAPPER_SCAN:]
-    # Which digits a prefix holds (timestamps, pids) never changes the answer: cache on the
-    # prefix with digits masked, so a storm of refusals costs one lookup per line shape.
-    return _wrapper(tail.translate(_DIGITS))
+    # The numbers in a prefix (timestamps, pids) never change the answer: cache on the prefix
+    # with them masked, so a storm of refusals costs one lookup per line shape.
+    return _wrapper(_NUMBERS.sub("0", tail))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -44,8 +44,8 @@ def line_starts_before(buf: bytes, pos: int, lo: int, max_lines: int) -> list[in
 
 class Neighbourhood:
     """One candidate line of `buf` (bytes `start:end`) with lazy access to its neighbours in
-    `buf[lo:hi]` (`lo` a line start). `near(lo, hi, own)` tells whether a candidate line other
-    than `own` and carrying a server message starts within those offsets."""
+    `buf[lo:hi]` (`lo` a line start). `near(lo, hi)` tells whether a candidate line carrying a
+    server message starts within those offsets."""
 
     __slots__ = (
         "_after",
@@ -69,7 +69,7 @@ class Neighbourhood:
         end: int,
         lo: int,
         hi: int,
-        near: Callable[[int, int, int], bool] | None = None,
+        near: Callable[[int, int], bool] | None = None,
     ) -> None:
         self._buf = buf
         self.start = start
@@ -124,10 +124,12 @@ class Neighbourhood:
         return [text for _, text in self._load_after(n)]
 
     def server_message_near(self, before: int, after: int) -> bool:
+        """Whether this line, or one of `before` lines above or `after` below, holds the needle
+        of a server message."""
         if self._near is None:
             return False
         prev = self._load_before(before)
         nxt = self._load_after(after)
         lo = prev[-1][0] if prev else self.start
         hi = nxt[-1][0] if nxt else self.end
-        return self._near(lo, hi, self.start)
+        return self._near(lo, hi)

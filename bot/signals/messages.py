@@ -183,6 +183,15 @@ SERVER_MESSAGES: tuple[Message, ...] = (
         },
         variant="superuser",
     ),
+    # The PG 15 release catalogue spells the Japanese one with long vowels (ユーザー).
+    *_server(
+        _K.RESERVED_SLOTS,
+        {
+            "ja": "残りの接続スロットはレプリケーションユーザーではない"
+            "スーパーユーザー用に予約されています",
+        },
+        variant="superuser",
+    ),
     # 16devel and 16beta1 wordings, never in a final release but in the wild from betas.
     *_server(
         _K.RESERVED_SLOTS,
@@ -370,9 +379,22 @@ SERVER_MESSAGES: tuple[Message, ...] = (
         },
         variant="not yet accepting connections",
     ),
+    # PG 14+; translations as in the PG 15 release catalogues.
     *_server(
         _K.SERVER_NOT_READY,
-        {"en": "the database system is not accepting connections"},
+        {
+            "en": "the database system is not accepting connections",
+            "de": "das Datenbanksystem nimmt keine Verbindungen an",
+            "es": "el sistema de bases de datos no está aceptando conexiones",
+            "fr": "le système de bases de données n'accepte pas de connexions",
+            "it": "il sistema di database non accetta connessioni",
+            "ja": "データベースシステムは接続を受け付けていません",
+            "ka": "მონაცემთა ბაზის სისტემა მიერთებებს არ იღებს",
+            "ko": "해당 데이터베이스 시스템은 접속을 허용하지 않습니다.",
+            "ru": "система БД не принимает подключения",
+            "sv": "databassystemet tar inte emot anslutningar",
+            "uk": "система бази даних не приймає підключення",
+        },
         variant="not accepting connections",
     ),
 )

@@ -24,12 +24,22 @@ class SignalKind(StrEnum):
 class Signal:
     """One distinct (kind, entity) found in a text, with how often it occurred.
 
-    `role` / `database` are the exact names the server quoted (unescaped). `source` names the
-    format or producer the first occurrence was recognised in (`stderr`, `csvlog`, `jsonlog`,
-    `libpq`, `pgjdbc`, `pgbouncer`, `sqlalchemy`, ...). `first_line` is the 1-based line number of
-    the first occurrence and `excerpt` that line, shortened. `detail` carries what the kind needs
-    beyond the entity: the PgBouncer setting hit (`max_client_conn`), the pool library and its
-    numbers (`HikariCP total=10 active=10 waiting=42`), the 57P03 state (`starting up`).
+    `role` / `database` are the exact names the server quoted (unescaped); for PgBouncer's
+    `max_db_client_connections` / `max_user_client_connections` they are the database / user
+    of the PgBouncer log line, when the text is one. `source` names the format or producer the
+    first occurrence was recognised in: a server log format (`stderr`, `csvlog`, `jsonlog`,
+    `syslog`, `heroku`, `cloud_logging`, `cloudnativepg`, `pgbouncer`), the outermost client
+    wrapper (`libpq`, `psycopg2`, `psycopg`, `django`, `sqlalchemy`, `asyncpg`, `pgjdbc`,
+    `node-postgres`, `pgx`, `lib/pq`, `ruby-pg`, `rails`, `prisma`), the library of a pool
+    timeout or pooler message (`hikaricp`, `psycopg_pool`, `pg-pool`, `supavisor`), else
+    `json` or `text`.
+    `first_line` is the 1-based line number of the first occurrence and `excerpt` that line,
+    shortened. `detail` carries what the kind needs beyond the entity: the PgBouncer setting hit
+    (`max_client_conn`), the pool library and its numbers (`hikaricp total=10 active=10 idle=0
+    waiting=42`), the 57P03 state (`starting up`), the reserved-slot flavour (`superuser`,
+    `pg_use_reserved_connections`), the current `max_wal_senders` (`10`). A HikariCP timeout
+    whose SQLSTATE says 53300 / 57P03 while the refusal itself is quoted nowhere near also
+    yields that refusal with `detail` `inferred from SQLSTATE 53300`.
     """
 
     kind: SignalKind

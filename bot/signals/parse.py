@@ -222,7 +222,7 @@ def _json_record(ctx: Neighbourhood) -> tuple[str, str | None] | None:
 
 def _psycopg_repeat(line: str, ctx: Neighbourhood) -> bool:
     """psycopg 3 repeats the last attempt's error above its list of attempts; count it once."""
-    m = _PSYCOPG_ATTEMPT.match(line)
+    m = _PSYCOPG_ATTEMPT.match(line[:4096])
     if m is None:
         return False
     err = m["err"].rstrip()
@@ -402,7 +402,7 @@ def _report(
         return [_hit(msg, found, carried or jstate or msg.sqlstate, source, seg)]
 
     if lead is None:  # the start of a structured record's message field
-        source = source_for(seg, "", "", False, ctx)
+        source = seg.source or "json"
     else:
         start = lead.start
         before = text[:start] if start < 500 else text[:80] + "\n" + text[start - 400 : start]

@@ -87,28 +87,36 @@ class _Hyperscan(Prefilter):
     def lines(self, buf: bytes) -> list[Candidate]:
         if not buf:
             return []
-        found: list[tuple[int, int]] = []
-        add = found.append
+        out: list[Candidate] = []
+        late: list[tuple[int, int]] = []
+        # The line being collected: [start, end, ids]. Matches come in order of their end
+        # offset, so a line is complete once a match ends past it; any that arrives late is
+        # merged afterwards.
+        cur: list[Any] = [0, -1, set()]
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            add((end, pattern))
+            if cur[0] < end <= cur[1]:
+                cur[2].update(NEEDLE_IDS[pattern])
+            elif end > cur[1]:
+                if cur[2]:
+                    out.append(Candidate(cur[0], cur[1], frozenset(cur[2])))
+                cur[0], cur[1] = _line_of(buf, end - 1)
+                cur[2] = set(NEEDLE_IDS[pattern])
+            else:
+                late.append((end, pattern))
 
         self._db.scan(buf, match_event_handler=on_match, scratch=self._scratch())
-        found.sort()
-        out: list[Candidate] = []
-        line_end = -1
-        line_start = 0
-        ids: set[int] = set()
-        for end, pattern in found:
-            if end > line_end:
-                if ids:
-                    out.append(Candidate(line_start, line_end, frozenset(ids)))
-                line_start, line_end = _line_of(buf, end - 1)
-                ids = set()
-            ids.update(NEEDLE_IDS[pattern])
-        if ids:
-            out.append(Candidate(line_start, line_end, frozenset(ids)))
-        return out
+        if cur[2]:
+            out.append(Candidate(cur[0], cur[1], frozenset(cur[2])))
+        return _merge(buf, out, late) if late else out
+
+
+def _merge(buf: bytes, lines: list[Candidate], late: list[tuple[int, int]]) -> list[Candidate]:
+    by_start = {c.start: (c.end, set(c.ids)) for c in lines}
+    for end, pattern in late:
+        start, stop = _line_of(buf, end - 1)
+        by_start.setdefault(start, (stop, set()))[1].update(NEEDLE_IDS[pattern])
+    return [Candidate(s, e, frozenset(ids)) for s, (e, ids) in sorted(by_start.items())]
 
 
 def _trie_pattern(words: tuple[bytes, ...]) -> bytes:

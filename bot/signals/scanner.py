@@ -90,10 +90,9 @@ def scan_block(
     candidates = prefilter.lines(buf)
     server_starts = [c.start for c in candidates if not c.ids.isdisjoint(SERVER_IDS)]
 
-    def near(lo: int, hi_: int, own: int) -> bool:
+    def near(lo: int, hi_: int) -> bool:
         i = bisect.bisect_left(server_starts, lo)
-        j = bisect.bisect_right(server_starts, hi_)
-        return any(s != own for s in server_starts[i:j])
+        return i < len(server_starts) and server_starts[i] <= hi_
 
     pos = scan_from
     n = line_no
@@ -141,12 +140,13 @@ def scan_chunks(
     pending_size = 0
     line_no = 1
     done = 0
+    threshold = MIN_BLOCK
     for chunk in chunks:
         if chunk:
             done += len(chunk)
             pending.append(chunk)
             pending_size += len(chunk)
-        if pending_size >= MIN_BLOCK:
+        if pending_size >= threshold:
             buf = behind + b"".join(pending)
             scan_from = len(behind)
             complete_end = buf.rfind(b"\n", scan_from) + 1
@@ -157,8 +157,12 @@ def scan_chunks(
                 behind = buf[starts[-1] if starts else cut : cut]
                 rest = buf[cut:]
                 pending, pending_size = [rest], len(rest)
+                threshold = MIN_BLOCK
             else:
+                # No whole window yet (a very long line): wait for twice as much before
+                # joining the pending bytes again.
                 pending = [buf[scan_from:]]
+                threshold = 2 * pending_size
         if progress is not None and chunk:
             progress(done)
     buf = behind + b"".join(pending)

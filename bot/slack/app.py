@@ -124,12 +124,7 @@ def serve(config: Config, playbooks: PlaybookSet, port: int, host: str = "0.0.0.
             handler.start()  # type: ignore[no-untyped-call]
         else:
             server = BoltHTTPServer(app, host, port)
-            log.info(
-                "pgconn: HTTP mode, Slack's Request URL is http://%s:%d%s",
-                host,
-                server.port,
-                EVENTS_PATH,
-            )
+            log.info("pgconn: HTTP mode, serving %s on %s:%d", EVENTS_PATH, host, server.port)
             server.serve_forever()
     finally:
         ctx.close()

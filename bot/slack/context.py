@@ -44,7 +44,6 @@ class PendingPaste:
     found: tuple[Signal, ...]
     channel: str
     thread_ts: str
-    notes: tuple[str, ...] = ()
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The HTTP endpoint Slack calls: `POST /slack/events` on a threaded stdlib server.
 
-Each request gets its own thread, so a slow one never delays another's ack; the listeners ack
-before any database work, which runs on the context's worker pool. `GET /healthz` is for probes.
+Requests are served concurrently by a pool of threads, so a slow client never delays another's
+ack; the listeners ack before any database work, which runs on the context's worker pool.
+`GET /healthz` is for load balancers and probes.
 """
 
 from __future__ import annotations
@@ -95,8 +96,7 @@ class BoltHTTPServer:
 def _handler(app: App) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "pgconn"
-        # One write per response, sent at once: headers and body in separate small segments
-        # would wait on Nagle's algorithm and the client's delayed ACK (tens of ms).
+        # Headers and body leave in one write, unheld by Nagle's algorithm.
         wbufsize = 1 << 16
         disable_nagle_algorithm = True
         timeout = 10  # a client that stalls mid-request frees its thread after this

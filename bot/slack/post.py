@@ -82,19 +82,6 @@ class Poster:
             "chat.update", channel, channel=channel, ts=ts, text=message.text, blocks=message.blocks
         )
 
-    def ephemeral(
-        self, channel: str, user: str, message: Message, thread_ts: str | None = None
-    ) -> None:
-        args: dict[str, Any] = {
-            "channel": channel,
-            "user": user,
-            "text": message.text,
-            "blocks": message.blocks,
-        }
-        if thread_ts:
-            args["thread_ts"] = thread_ts
-        self._call("chat.postEphemeral", channel, **args)
-
     def report(self, channel: str, report: Report, thread_ts: str | None = None) -> str:
         """The summary (in the channel, or in `thread_ts`'s thread), then the full report in its
         thread. A part that fails is replaced by a note saying so; a failed summary raises."""

@@ -85,6 +85,11 @@ class Store(ABC):
         }) as cur:
             return cur.rowcount == 1
 
+    def expire(self, approval_id: str, *, now: float) -> bool:
+        """Move a pending request whose time is up to EXPIRED; True for exactly one caller."""
+        with self._run("approval_expire", {"id": approval_id, "now": now}) as cur:
+            return cur.rowcount == 1
+
     def set_approval_message(self, approval_id: str, message_ts: str) -> None:
         with self._run("approval_set_message", {"id": approval_id, "message_ts": message_ts}):
             pass

@@ -148,6 +148,8 @@ def test_a_huge_report_is_split_within_limits_and_nothing_is_lost() -> None:
         assert str(10_000 + k) in pids
     assert "_(continued)_" in shown
     for i, part in enumerate(parts, 1):
+        assert part.blocks[0]["type"] != "divider"
+        assert part.blocks[-2]["type"] != "divider"
         marker = part.blocks[-1]
         assert marker["type"] == "context"
         assert f"part {i} of {len(parts)}" in marker["elements"][0]["text"]

@@ -201,7 +201,8 @@ def libpq14_split(msg: str) -> str:
 
 
 def psql(msg: str) -> str:
-    return f'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: FATAL:  {msg}'
+    socket = "/var/run/postgresql/.s.PGSQL.5432"
+    return f'psql: error: connection to server on socket "{socket}" failed: FATAL:  {msg}'
 
 
 def psycopg2(msg: str) -> str:
@@ -248,8 +249,10 @@ def sqlalchemy(msg: str) -> str:
 def pgjdbc(msg: str) -> str:
     return (
         f"org.postgresql.util.PSQLException: FATAL: {msg}\n"
-        "\tat org.postgresql.core.v3.ConnectionFactoryImpl.doAuthentication(ConnectionFactoryImpl.java:693)\n"
-        "\tat org.postgresql.core.v3.ConnectionFactoryImpl.tryConnect(ConnectionFactoryImpl.java:203)"
+        "\tat org.postgresql.core.v3.ConnectionFactoryImpl.doAuthentication("
+        "ConnectionFactoryImpl.java:693)\n"
+        "\tat org.postgresql.core.v3.ConnectionFactoryImpl.tryConnect("
+        "ConnectionFactoryImpl.java:203)"
     )
 
 
@@ -322,7 +325,8 @@ def rails_caused_by(msg: str) -> str:
             "/usr/local/bundle/gems/activerecord-7.1.3/lib/active_record/connection_adapters/"
             "postgresql_adapter.rb:65:in `rescue in new_client'",
             "Caused by:",
-            f'PG::ConnectionBad: connection to server at "10.0.0.5", port 5432 failed: FATAL:  {msg}',
+            'PG::ConnectionBad: connection to server at "10.0.0.5", port 5432 failed: '
+            f"FATAL:  {msg}",
         )
     )
 

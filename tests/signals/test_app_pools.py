@@ -3,11 +3,11 @@ them when the text carries it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bot.signals import SignalKind, scan
-
-from . import shapes
 
 K = SignalKind
 
@@ -95,8 +95,10 @@ def test_hikari_with_the_refusal_in_caused_by_yields_both() -> None:
             HIKARI,
             "\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:696)",
             "\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)",
-            'Caused by: org.postgresql.util.PSQLException: FATAL: too many connections for role "app"',
-            "\tat org.postgresql.core.v3.QueryExecutorImpl.receiveErrorResponse(QueryExecutorImpl.java:2713)",
+            "Caused by: org.postgresql.util.PSQLException: FATAL: too many connections for "
+            'role "app"',
+            "\tat org.postgresql.core.v3.QueryExecutorImpl.receiveErrorResponse("
+            "QueryExecutorImpl.java:2713)",
         )
     )
     got = [(s.kind, s.role, s.source, s.first_line) for s in scan(text)]
@@ -148,3 +150,22 @@ def test_app_pool_timeouts_count_by_library() -> None:
     text = "\n".join(line.format(n) for n in (5, 5, 20))
     (s,) = scan(text)
     assert (s.count, s.detail) == (3, "sqlalchemy pool_size=5 overflow=10 timeout=30.00")
+
+
+def test_hikari_json_record_with_state_and_stack_in_one_line_does_not_guess() -> None:
+    record = {
+        "@timestamp": "2024-05-01T12:00:00.123Z",
+        "level": "ERROR",
+        "message": "HikariPool-1 - Connection is not available, request timed out after 30000ms "
+        "(total=0, active=0, idle=0, waiting=9)",
+        "sqlState": "53300",
+        "stack_trace": "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is "
+        "not available, request timed out after 30000ms (total=0, active=0, idle=0, waiting=9)\n"
+        "\tat com.zaxxer.hikari.pool.HikariPool.createTimeoutException(HikariPool.java:696)\n"
+        "Caused by: org.postgresql.util.PSQLException: FATAL: sorry, too many clients already\n",
+    }
+    got = [(s.kind, s.sqlstate, s.source, s.detail) for s in scan(json.dumps(record))]
+    assert got == [
+        (K.APP_POOL_TIMEOUT, "53300", "hikaricp", "hikaricp total=0 active=0 idle=0 waiting=9"),
+        (K.MAX_CONNECTIONS, "53300", "pgjdbc", None),
+    ]

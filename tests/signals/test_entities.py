@@ -75,7 +75,8 @@ def test_json_escapes_undone() -> None:
     line = shapes.jsonlog(
         'too many connections for database "m\u00fcnchen \\ \t"', ensure_ascii=True
     )
-    assert "\\u00fc" in line and '\\"' in line
+    assert "\\u00fc" in line
+    assert '\\"' in line
     (s,) = scan(line)
     assert s.database == "münchen \\ \t"
 

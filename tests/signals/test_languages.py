@@ -215,3 +215,32 @@ def test_not_accepting_connections_pg14() -> None:
         "not accepting connections",
         "57P03",
     )
+
+
+# Wordings of the PostgreSQL 15 release catalogues that differ from (or are missing in) the
+# master catalogues the reference lists.
+NOT_ACCEPTING = "not accepting connections"
+RELEASE_15 = [
+    (
+        "ja",
+        "残りの接続スロットはレプリケーションユーザーではないスーパーユーザー用に予約されています",
+        K.RESERVED_SLOTS,
+        "superuser",
+    ),
+    ("de", "das Datenbanksystem nimmt keine Verbindungen an", K.SERVER_NOT_READY, NOT_ACCEPTING),
+    (
+        "fr",
+        "le système de bases de données n'accepte pas de connexions",
+        K.SERVER_NOT_READY,
+        NOT_ACCEPTING,
+    ),
+    ("ru", "система БД не принимает подключения", K.SERVER_NOT_READY, NOT_ACCEPTING),
+    ("ja", "データベースシステムは接続を受け付けていません", K.SERVER_NOT_READY, NOT_ACCEPTING),
+]
+
+
+@pytest.mark.parametrize(("lang", "msg", "kind", "detail"), RELEASE_15)
+def test_release_15_catalogue_wordings(lang: str, msg: str, kind: SignalKind, detail: str) -> None:
+    severity = MSGSTR["FATAL"].get(lang, "FATAL")
+    (s,) = scan(shapes.stderr(msg, severity))
+    assert (s.kind, s.detail) == (kind, detail)

@@ -123,3 +123,17 @@ def test_forced_re_fallback_cases(text: str) -> None:
 def test_unknown_backend() -> None:
     with pytest.raises(ValueError, match="unknown prefilter backend"):
         prefilter.build("grep")
+
+
+def test_late_matches_are_merged_into_their_lines() -> None:
+    data = b"a sorry, too many clients already\nb\nc query_wait_timeout\n"
+    lines = prefilter.build("re").lines(data)
+    first, second = lines
+    k = prefilter.NEEDLES.index(b"query_wait_timeout")
+    j = prefilter.NEEDLES.index(b"sorry, too many clients already")
+    # A match reported out of order, for the first line and for a line not seen yet.
+    merged = prefilter._merge(data, [second], [(first.end, j), (second.end, k)])
+    assert [(c.start, c.end, c.ids) for c in merged] == [
+        (first.start, first.end, prefilter.NEEDLE_IDS[j]),
+        (second.start, second.end, prefilter.NEEDLE_IDS[k]),
+    ]

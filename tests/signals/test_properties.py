@@ -16,16 +16,12 @@ from bot.signals import SignalKind, lines, scan, scan_stream, scanner
 from . import shapes
 
 K = SignalKind
-PROPERTY = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # PostgreSQL names: any characters but NUL, at most 63 bytes. A name holding a line break is
 # not one a line-based reader can return, and a trailing CR is eaten as a CRLF line end.
 names = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"
-    ),
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\n\r"),
     min_size=1,
     max_size=63,
 ).filter(lambda s: len(s.encode()) <= 63)
@@ -55,7 +51,9 @@ FORMATS: dict[str, Callable[[str], str]] = {
 def test_any_text_never_crashes(text: str) -> None:
     for s in scan(text):
         assert isinstance(s.kind, SignalKind)
-        assert s.count >= 1 and s.first_line >= 1 and len(s.excerpt) <= 300
+        assert s.count >= 1
+        assert s.first_line >= 1
+        assert len(s.excerpt) <= 300
 
 
 @pytest.mark.timeout(300)

@@ -18,9 +18,10 @@ K = SignalKind
 
 
 def ordinary(i: int) -> str:
+    statement = "SELECT * FROM orders WHERE id = $1"  # log text, not a query that runs
     return (
         f"2024-05-01 12:00:{i % 60:02d}.000 UTC [{1000 + i}] LOG:  duration: 0.{i % 997:03d} ms  "
-        f"statement: SELECT * FROM orders WHERE id = {i}"
+        f"statement: {statement}"
     )
 
 
@@ -234,3 +235,11 @@ def test_scan_file_empty(tmp_path: Path) -> None:
     empty = tmp_path / "empty.log"
     empty.write_bytes(b"")
     assert scan_file(empty) == []
+
+
+@pytest.mark.timeout(120)
+def test_long_line_in_small_chunks_stays_linear() -> None:
+    line = "x" * (3 << 20) + " " + shapes.stderr('too many connections for role "app"')
+    data = (line + "\n" + line).encode()
+    got = scan_stream(chunked(data, 1000))
+    assert [(s.role, s.count, s.first_line) for s in got] == [("app", 2, 1)]

@@ -35,19 +35,22 @@ WAL = Matcher(
 )
 def test_role_name(text: str, name: str) -> None:
     found = ROLE.match(text, 0)
-    assert found is not None and found.name == name
+    assert found is not None
+    assert found.name == name
 
 
 def test_name_before_the_literal() -> None:
     text = '"a"b" 롤의 최대 동시 접속수를 초과했습니다'
     found = KO.match(text, 0)
-    assert found is not None and found.name == 'a"b'
+    assert found is not None
+    assert found.name == 'a"b'
     assert list(KO.starts(text)) == [0, 2, 4]
 
 
 def test_typographic_quotes_with_no_break_spaces() -> None:
     found = FR.match("trop de connexions pour le rôle «\u00a0app\u00a0»", 0)
-    assert found is not None and found.name == "app"
+    assert found is not None
+    assert found.name == "app"
 
 
 def test_wrapped_message_whitespace_tolerant() -> None:
@@ -57,7 +60,8 @@ def test_wrapped_message_whitespace_tolerant() -> None:
             f"{sep}max_wal_senders (actuellement 7)"
         )
         found = WAL.match(text, 0)
-        assert found is not None and found.values == {"n": "7"}
+        assert found is not None
+        assert found.values == {"n": "7"}
 
 
 def test_too_long_name() -> None:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from tests.slack.conftest import DOWN_DSN, StartBot
-from tests.slack.fake import SIGNING_SECRET, SlackSender
+from tests.slack.fake import SIGNING_SECRET, SlackSender, signature
 
 CLUSTERS = {"down": {"dsn": DOWN_DSN}}
 
@@ -33,8 +33,6 @@ def test_unsigned_badly_signed_and_stale_requests_are_rejected(start_bot: StartB
     assert bot.send.command("help", timestamp=time.time() - 240).status_code == 200
     # A body changed after signing does not verify either.
     ts = str(int(time.time()))
-    from tests.slack.fake import signature
-
     sig = signature(SIGNING_SECRET, ts, "text=help")
     tampered = httpx.post(
         bot.send.url,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack.listeners.commands import parse
 from tests.slack.conftest import DOWN_DSN, Incident, StartBot, button_values
-from tests.slack.fake import Call
 
 
 def clusters(incident: Incident) -> dict[str, Any]:
@@ -121,13 +121,7 @@ def test_not_in_channel_is_told_to_the_requester(start_bot: StartBot, incident: 
     assert "*staging*" in reply.shown()  # the summary comes with it
 
 
-def _summary(calls: list[Call]) -> list[Call]:
-    return [c for c in calls if "thread_ts" not in c.body]
-
-
 def test_parse() -> None:
-    from bot.slack.listeners.commands import parse
-
     assert parse("prod").cluster == "prod"
     assert parse(" prod   app ").role == "app"
     assert parse('prod "batch jobs"').role == "batch jobs"

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from bot.render.blocks import NO_CLUSTER, PICK_ACTION
+from bot.slack.context import Tuning
 from tests.slack.conftest import Bot, Incident, StartBot, button_values
 from tests.slack.fake import BOT_ID, BOT_USER, Call
 
@@ -235,8 +236,6 @@ def _file_event(url: str, name: str, size: int, **extra: Any) -> dict[str, Any]:
 def test_an_uploaded_gzip_log_is_downloaded_scanned_with_progress(
     start_bot: StartBot, incident: Incident
 ) -> None:
-    from bot.slack.context import Tuning
-
     bot = start_bot(
         clusters(incident), tuning=Tuning(workers=1, progress_after_s=0, progress_every_s=0)
     )

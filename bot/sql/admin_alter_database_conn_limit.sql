@@ -1,0 +1,1 @@
+ALTER DATABASE {database} CONNECTION LIMIT {limit}
