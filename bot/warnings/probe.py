@@ -88,6 +88,9 @@ class Prober:
     def name(self) -> str:
         return self.cluster.name
 
+    def now(self) -> float:
+        return self._clock()
+
     @property
     def busy(self) -> bool:
         with self._lock:
@@ -115,14 +118,14 @@ class Prober:
         if conn is not None and not conn.closed:
             try:
                 return self._query(conn)
-            except psycopg.OperationalError as exc:
+            except psycopg.Error as exc:
+                if not (conn.broken or conn.closed) or self._aborted:
+                    return self._query_failed(conn, exc)
                 # The kept connection died between probes (restart, idle_session_timeout,
-                # failover): one fresh attempt, unless the watchdog gave up on us.
+                # failover): one fresh attempt.
                 self._drop()
-                if self._aborted:
-                    return self._failure(self._abort_reason())
                 log.info("%s: kept probe connection lost (%s); reconnecting", self.name,
-                         self._redact(str(exc)))
+                         self._redact(str(exc).strip()))
         try:
             conn = self._connect()
         except psycopg.Error as exc:
@@ -132,11 +135,14 @@ class Prober:
         try:
             return self._query(conn)
         except psycopg.Error as exc:
-            if conn.broken or conn.closed:
-                self._drop()
-            if self._aborted:
-                return self._failure(self._abort_reason())
-            return self._failure(self._explain(exc))
+            return self._query_failed(conn, exc)
+
+    def _query_failed(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> ProbeFailure:
+        if conn.broken or conn.closed:
+            self._drop()
+        if self._aborted:
+            return self._failure(self._abort_reason())
+        return self._failure(self._explain(exc))
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         conn = psycopg.connect(probe_conninfo(self.cluster.dsn, self.timeout_s), autocommit=True)

@@ -234,17 +234,32 @@ def resolved(view: RecoveryView) -> Notice:
 
 
 def unreachable(cluster: str, reason: str, since: float) -> Notice:
+    """The message for a cluster the probe cannot reach (edited when the reason changes)."""
     clock = time.strftime("%H:%M UTC", time.gmtime(since))
+    command = shlex.join(["pgconn", "check", cluster])
     text = (f":no_entry: *{escape(cluster)}* cannot be probed (since {clock}): "
-            f"{escape(reason)}\nWarnings for it are paused until it answers; check the "
-            f"server, the network and the monitoring role's DSN, then "
-            f"`{escape(shlex.join(['pgconn', 'check', cluster]))}`.")
+            f"{escape(reason)}\nIts warnings are paused until it answers. Check the server, "
+            f"the network and the monitoring role's DSN; `{escape(command)}` tries again.")
+    return Notice(text=text, blocks=tuple(sections(text)))
+
+
+def unreachable_again(cluster: str, reason: str) -> Notice:
+    text = f":no_entry: *{escape(cluster)}* cannot be probed again: {escape(reason)}"
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
 def reachable(cluster: str, since: float, now: float) -> Notice:
+    """The reply in the thread when the cluster answers again."""
     text = (f":white_check_mark: *{escape(cluster)}* answers the probe again, after "
-            f"{duration(now - since)}.")
+            f"{duration(now - since)}; its warnings are back on.")
+    return Notice(text=text, blocks=tuple(sections(text)))
+
+
+def reachable_resolved(cluster: str, since: float, now: float) -> Notice:
+    """The unreachable message once the cluster answers again (edited in place)."""
+    clock = time.strftime("%H:%M UTC", time.gmtime(since))
+    text = (f":white_check_mark: *Reachable again* · *{escape(cluster)}* could not be probed "
+            f"for {duration(now - since)} from {clock}.")
     return Notice(text=text, blocks=tuple(sections(text)))
 
 

@@ -1,0 +1,45 @@
+"""PgBouncer: read its admin console into a typed PoolerSnapshot, and measure how full it is.
+
+    read_pooler(dsn)           -> PoolerSnapshot   (connect, SHOW ..., disconnect)
+    connect_console(dsn)       -> an open console connection (for a kept connection)
+    take_pooler_snapshot(conn) -> PoolerSnapshot
+    pooler_levels(snapshot)    -> PoolerLevels     (pure: for the warnings scheduler)
+
+Findings drawn from a snapshot live in `bot.triage.pooler`.
+"""
+
+from bot.pgbouncer.console import (
+    COMMANDS,
+    build_pooler_snapshot,
+    connect_console,
+    read_pooler,
+    take_pooler_snapshot,
+)
+from bot.pgbouncer.model import (
+    Pool,
+    PoolerConfig,
+    PoolerConnection,
+    PoolerDatabase,
+    PoolerLists,
+    PoolerSnapshot,
+    PoolerUser,
+)
+from bot.pgbouncer.usage import PoolerLevels, PoolLevel, pooler_levels
+
+__all__ = [
+    "COMMANDS",
+    "Pool",
+    "PoolLevel",
+    "PoolerConfig",
+    "PoolerConnection",
+    "PoolerDatabase",
+    "PoolerLevels",
+    "PoolerLists",
+    "PoolerSnapshot",
+    "PoolerUser",
+    "build_pooler_snapshot",
+    "connect_console",
+    "pooler_levels",
+    "read_pooler",
+    "take_pooler_snapshot",
+]
