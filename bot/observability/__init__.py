@@ -1,0 +1,1 @@
+"""Running in production: metrics, structured logs with request ids, health and readiness."""
