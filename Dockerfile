@@ -19,12 +19,13 @@ COPY playbooks ./playbooks
 # Build the wheel, install it with its dependencies into a venv that the runtime stage copies
 # whole (no build tools, sources or pip caches in the image), and put the playbooks, which are
 # data beside the package rather than in the wheel, where the installed package looks for them
-# by default: the package is asked for that path, then loads them once as a check.
+# by default: the installed package (-I: not the sources in the working directory) is asked for
+# that path, then loads them once as a check.
 RUN python -m pip wheel --no-deps --wheel-dir dist . \
     && python -m venv "$VIRTUAL_ENV" \
     && "$VIRTUAL_ENV/bin/pip" install dist/pgconn-*.whl \
-    && cp -R playbooks "$("$VIRTUAL_ENV/bin/python" -c 'from bot.playbooks import DEFAULT_DIRECTORY as d; print(d)')" \
-    && "$VIRTUAL_ENV/bin/python" -c 'from bot.playbooks import load_playbooks; load_playbooks()'
+    && cp -R playbooks "$("$VIRTUAL_ENV/bin/python" -I -c 'from bot.playbooks import DEFAULT_DIRECTORY as d; print(d)')" \
+    && "$VIRTUAL_ENV/bin/python" -I -c 'from bot.playbooks import load_playbooks; load_playbooks()'
 
 FROM python:3.11.14-slim-bookworm
 LABEL org.opencontainers.image.title="pgconn" \
@@ -44,7 +45,8 @@ ENV PATH=/opt/pgconn/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PGCONN_CONFIG=/etc/pgconn/config.yaml \
     PGCONN_HEALTH_PORT=8081
-# The working directory is the only place the image writes: the default SQLite state store.
+# Besides /tmp, the working directory is the only place the bot writes: the default SQLite
+# state store.
 WORKDIR /var/lib/pgconn
 USER 10001:10001
 # 3000: Slack's requests in HTTP mode (/slack/events); 8081: health and metrics.

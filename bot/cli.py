@@ -1,12 +1,15 @@
-"""The `pgconn` command: explain, diagnose, demo, check-config, serve.
+"""The `pgconn` command: explain, diagnose, demo, check, check-config, serve, audit.
 
 Exit codes: 0 done; 2 bad usage, configuration or input; 3 the cluster could not be diagnosed
 (the report from the pasted text is still printed).
+`check`: 0 every entity OK; 1 some role, database or server at warning or critical; 3 some
+cluster could not be probed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -26,6 +29,7 @@ from bot.signals.model import Signal
 from bot.triage.model import Report
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_LIVE = 0, 2, 3
+EXIT_OVER = 1  # check: something at warning or critical
 
 HELP_EPILOG = """\
 examples:
@@ -35,7 +39,9 @@ examples:
   pgconn explain app.log --cluster prod         ... and diagnose prod live
   pgconn diagnose prod                          live triage of a configured cluster
   pgconn diagnose --dsn 'host=db user=pgconn_monitor dbname=postgres'
+  pgconn check --config pgconn.yaml             usage of every limit, every cluster, now
   pgconn serve --config pgconn.yaml             run the Slack bot (docs/slack.md)
+  pgconn audit --cluster prod --limit 20        who approved which fix, and what it did
 
 The configuration file comes from --config or $PGCONN_CONFIG (see README, Configuration).
 """
@@ -92,6 +98,31 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and playbooks")
     check.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"))
     check.add_argument("--playbooks", metavar="DIR", type=Path)
+
+    probe = sub.add_parser(
+        "check", help="probe clusters once and print every limit's level",
+        description="Run one round of the warnings probe (docs/warnings.md) against the "
+        "configured clusters, or the ones named, and print each role, database and server "
+        "against its limit and thresholds. Nothing is posted or stored.",
+    )
+    probe.add_argument("clusters", nargs="*", metavar="CLUSTER",
+                       help="configured cluster names (default: all)")
+    probe.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
+                       help="configuration file (default: $PGCONN_CONFIG)")
+    probe.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    audit = sub.add_parser(
+        "audit", help="print the audit log of approvals and fixes",
+        description="Print the append-only audit log from the state store (state_path or "
+        "state_dsn): who requested, refused, approved or rejected which fix, when, the SQL, "
+        "the targets and the outcome. Newest first. See docs/remediation.md.",
+    )
+    audit.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
+                       help="configuration file (default: $PGCONN_CONFIG)")
+    audit.add_argument("--cluster", metavar="NAME", help="only this cluster's entries")
+    audit.add_argument("--limit", metavar="N", type=int, default=100,
+                       help="at most N entries (default: 100)")
+    audit.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     serve = sub.add_parser(
         "serve", help="run the Slack bot",
@@ -206,6 +237,45 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.warnings import Level, check
+    from bot.warnings.render import check_dict, check_text
+
+    config = _config(args.config)
+    results = check(config, args.clusters)
+    if args.json:
+        out = json.dumps(check_dict(results), indent=2, ensure_ascii=False)
+    else:
+        out = check_text(results)
+    print(redact_text(out, config.secrets()))
+    if not all(r.reachable for r in results):
+        return EXIT_NO_LIVE
+    return EXIT_OVER if any(r.worst is not Level.OK for r in results) else EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.remediation.text import audit_line
+    from bot.store import open_store
+
+    config = _config(args.config)
+    if args.limit < 1:
+        raise PgconnError("--limit must be at least 1")
+    entries = []
+    # A SQLite store that was never written holds no entries; opening it would create it.
+    if config.state_dsn or config.state_path.exists():
+        store = open_store(config.state_path, config.state_dsn)
+        try:
+            entries = store.audit(limit=args.limit, cluster=args.cluster)
+        finally:
+            store.close()
+    if args.json:
+        out = json.dumps([dataclasses.asdict(e) for e in entries], indent=2, ensure_ascii=False)
+    else:
+        out = "\n".join(audit_line(e) for e in entries) or "the audit log is empty"
+    print(redact_text(out, config.secrets()))
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import logging
 
@@ -223,8 +293,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "explain": cmd_explain,
     "diagnose": cmd_diagnose,
     "demo": cmd_demo,
+    "check": cmd_check,
     "check-config": cmd_check_config,
     "serve": cmd_serve,
+    "audit": cmd_audit,
 }
 
 

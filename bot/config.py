@@ -66,11 +66,16 @@ class ClusterConfig:
     - `allow_superuser_targets`: superusers' sessions may be terminated or cancelled (off).
     - `max_sessions_per_action`: the most sessions one approved action may signal.
     - `approval_ttl_minutes`: how long a request waits for an approver before it expires.
+
+    And `pgbouncer_dsn`, optional (docs/pgbouncer.md): PgBouncer's admin console in front of
+    this cluster (database `pgbouncer`, a `stats_users` entry is enough). When set, every
+    diagnosis reads the pooler too.
     """
 
     name: str
     dsn: str
     admin_dsn: str | None = None
+    pgbouncer_dsn: str | None = None
     channels: tuple[str, ...] = ()
     alert_channel: str | None = None
     warnings: ClusterWarnings = field(default_factory=ClusterWarnings)
@@ -165,7 +170,11 @@ class Config:
         from psycopg.conninfo import conninfo_to_dict
 
         found: list[str] = []
-        dsns = [dsn for c in self.clusters.values() for dsn in (c.dsn, c.admin_dsn)]
+        dsns = [
+            dsn
+            for c in self.clusters.values()
+            for dsn in (c.dsn, c.admin_dsn, c.pgbouncer_dsn)
+        ]
         for dsn in (*dsns, self.state_dsn):
             if not dsn:
                 continue
@@ -280,6 +289,19 @@ def _validate_dsn(dsn: str, path: str, problems: _Collector) -> None:
         problems.add(path, "is not a valid libpq connection string or postgresql:// URI")
 
 
+def _validate_console_dsn(dsn: str, path: str, problems: _Collector) -> None:
+    """PgBouncer's console answers on database `pgbouncer` only (the default when unset)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        dbname = conninfo_to_dict(dsn).get("dbname")
+    except Exception:  # psycopg's message may quote the DSN, password included
+        problems.add(path, "is not a valid libpq connection string or postgresql:// URI")
+        return
+    if dbname not in (None, "pgbouncer"):
+        problems.add(path, "must name PgBouncer's admin console: dbname=pgbouncer")
+
+
 def parse(document: object, env: Mapping[str, str] | None = None,
           source: str = "config") -> Config:
     problems = _Collector()
@@ -297,16 +319,20 @@ def parse(document: object, env: Mapping[str, str] | None = None,
         if not _CLUSTER_NAME.match(str(name)):
             problems.add(path, "cluster names are letters, digits, '_', '.', '-' (max 63)")
         body = problems.mapping(raw, path, {"dsn", "admin_dsn", "channels", "alert_channel",
-                                            "warnings", *_REMEDIATION_KEYS})
+                                            "warnings", "pgbouncer_dsn", *_REMEDIATION_KEYS})
         dsn = problems.string(body.get("dsn"), f"{path}.dsn", required=True)
         admin = problems.string(body.get("admin_dsn"), f"{path}.admin_dsn")
         for key, value in (("dsn", dsn), ("admin_dsn", admin)):
             if value:
                 _validate_dsn(value, f"{path}.{key}", problems)
+        pooler = problems.string(body.get("pgbouncer_dsn"), f"{path}.pgbouncer_dsn")
+        if pooler:
+            _validate_console_dsn(pooler, f"{path}.pgbouncer_dsn", problems)
         clusters[str(name)] = ClusterConfig(
             name=str(name),
             dsn=dsn or "",
             admin_dsn=admin,
+            pgbouncer_dsn=pooler,
             channels=problems.strings(body.get("channels"), f"{path}.channels"),
             alert_channel=problems.string(body.get("alert_channel"), f"{path}.alert_channel"),
             warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),

@@ -1,52 +1,173 @@
 """One entry point for every adapter (CLI, Slack): text and/or cluster in, Report out.
 
-It joins the pure core (signals, triage) with the one impure step (a live snapshot) and turns
-every expected failure of that step into a note on the report: an on-call engineer always gets
-the playbook, with or without live numbers.
+It joins the pure core (signals, triage) with the impure steps (a live snapshot of PostgreSQL,
+and of PgBouncer's console when the cluster has one) and turns every expected failure of those
+steps into a note on the report: an on-call engineer always gets the playbook, with or without
+live numbers.
+
+A long-running process (the bot) passes `keepers`: diagnostics then run on connections kept
+open between uses, so pgconn already holds its slot when a server fills up. Without it (the
+one-shot CLI) each diagnosis opens and closes its own connections.
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.conninfo import conninfo_to_dict
 
 from bot import signals
 from bot.config import ClusterConfig
 from bot.diagnostics import diagnose
+from bot.diagnostics.keeper import Keepers
 from bot.diagnostics.model import Snapshot
-from bot.errors import CannotConnectError, DiagnosticsError
+from bot.diagnostics.snapshot import take_snapshot
+from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
+from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
-from bot.signals.model import Signal
+from bot.redact import redact_text
+from bot.signals.model import Signal, SignalKind
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
+from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
 from bot.triage.model import Report
+
+_SERVER_REFUSALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
 
 
 @dataclass(frozen=True)
 class LiveResult:
-    """A snapshot, or why there is none (and what the refusal itself revealed)."""
+    """A snapshot, or why there is none (and what the refusal itself revealed); the pooler's
+    reading when one is configured and answered."""
 
     snapshot: Snapshot | None
     notes: tuple[str, ...] = ()
     refusal_signals: tuple[Signal, ...] = ()
+    pooler: PoolerSnapshot | None = None
 
 
-def take_live(cluster: ClusterConfig, secrets: Sequence[str] = ()) -> LiveResult:
+def take_live(
+    cluster: ClusterConfig,
+    secrets: Sequence[str] = (),
+    *,
+    keepers: Keepers | None = None,
+    found: Sequence[Signal] = (),
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> LiveResult:
+    """Read PostgreSQL, then PgBouncer if configured. Never raises for an unreachable target.
+    `found`: the pasted signals, which say whether pgconn's reserved path matters now."""
+    snapshot, notes, refusals = _postgres(cluster, secrets, keepers, found, thresholds)
+    pooler, pooler_notes = _pooler(cluster, secrets)
+    return LiveResult(snapshot, tuple(notes + pooler_notes), tuple(refusals), pooler)
+
+
+def _postgres(
+    cluster: ClusterConfig,
+    secrets: Sequence[str],
+    keepers: Keepers | None,
+    found: Sequence[Signal],
+    t: Thresholds,
+) -> tuple[Snapshot | None, list[str], list[Signal]]:
+    pooled = bool(cluster.pgbouncer_dsn)
+    keeper = keepers.postgres(cluster) if keepers is not None else None
     try:
-        return LiveResult(diagnose(cluster.dsn, cluster.name, secrets=secrets))
+        if keeper is None:
+            snap = diagnose(cluster.dsn, cluster.name, secrets=secrets, pooled=pooled)
+            kept, opened_at = False, None
+        else:
+            used = keeper.use(lambda conn: take_snapshot(conn, cluster.name, pooled=pooled))
+            snap, kept, opened_at = used.value, used.kept, used.opened_at
+            idle_ms = snap.settings.idle_session_timeout_ms
+            keeper.expect_idle_limit(idle_ms / 1000 if idle_ms else None)
     except CannotConnectError as exc:
-        # The refusal is often the incident itself ("sorry, too many clients already").
-        found = tuple(
-            _as_live_refusal(s) for s in signals.scan(str(exc))
-        )
-        note = (
-            f"pgconn could not connect to {cluster.name}: {exc}. The advice below comes from "
-            "the pasted text alone. Give pgconn a reserved path (a role with "
-            "pg_use_reserved_connections on PostgreSQL 16+, or superuser_reserved_connections "
-            "for a superuser monitoring role) so it can still see a full server."
-        )
-        return LiveResult(None, (note,), found)
+        version = keeper.server_version if keeper is not None else None
+        return None, [_refused_note(cluster, exc, version, keepers is not None)], _refusals(exc)
     except DiagnosticsError as exc:
-        return LiveResult(None, (f"live diagnostics of {cluster.name} failed: {exc}",))
+        return None, [f"live diagnostics of {cluster.name} failed: {exc}"], []
+    return snap, _access_notes(snap, kept, opened_at, found, t), []
+
+
+def _refusals(exc: CannotConnectError) -> list[Signal]:
+    # The refusal is often the incident itself ("sorry, too many clients already").
+    return [_as_live_refusal(s) for s in signals.scan(str(exc))]
+
+
+def _monitoring_role(dsn: str) -> str:
+    """The role a DSN logs in as: its `user`, else libpq's defaults (PGUSER, the OS user)."""
+    user = conninfo_to_dict(dsn).get("user")
+    return str(user) if user else os.environ.get("PGUSER") or getpass.getuser()
+
+
+def _refused_note(
+    cluster: ClusterConfig, exc: CannotConnectError, version: int | None, kept: bool
+) -> str:
+    role = _monitoring_role(cluster.dsn)
+    path = assess_unconnected(role, version, _refusals(exc))
+    keeping = (
+        " pgconn keeps a connection open only while it runs as a bot, and it had none to "
+        "this cluster when the refusal came."
+        if kept
+        else " Run pgconn as a bot: it keeps a diagnostics connection open, so it already "
+        "holds its slot when the server fills up."
+    )
+    return (
+        f"pgconn could not connect to {cluster.name} as role {role}: {exc}. The advice below "
+        "comes from the pasted text alone. To see a full server next time: "
+        + path.note()
+        + keeping
+    )
+
+
+def _access_notes(
+    snap: Snapshot,
+    kept: bool,
+    opened_at: datetime | None,
+    found: Sequence[Signal],
+    t: Thresholds,
+) -> list[str]:
+    notes = []
+    how = how_pgconn_got_in(snap, kept=kept, opened_at=opened_at)
+    if how is not None:
+        notes.append(how)
+    used = snap.client_backends + 1
+    near = used >= snap.settings.ordinary_slots * t.near_ratio
+    pasted = any(s.kind in _SERVER_REFUSALS for s in found)
+    if near or pasted or how is not None:
+        path = reserved_path(snap)
+        if not path.ready:
+            notes.append(path.note())
+    return notes
+
+
+def _pooler(
+    cluster: ClusterConfig, secrets: Sequence[str]
+) -> tuple[PoolerSnapshot | None, list[str]]:
+    dsn = cluster.pgbouncer_dsn
+    if not dsn:
+        return None, []
+    try:
+        # A new console connection each time: see Keepers for why it is not kept.
+        return read_pooler(dsn, secrets=secrets), []
+    except PoolerError as exc:
+        password = _password(dsn)
+        reason = redact_text(str(exc), [*secrets, *([password] if password else [])])
+        return None, [
+            f"PgBouncer's console for {cluster.name} could not be read: {reason}. Pooler "
+            "findings are missing; pgconn needs a user listed in stats_users (or admin_users) "
+            "and dbname=pgbouncer in pgbouncer_dsn."
+        ]
+
+
+def _password(dsn: str) -> str | None:
+    try:
+        value: Any = conninfo_to_dict(dsn).get("password")
+    except Exception:  # validated at load; never fail a redaction
+        return None
+    return str(value) if value else None
 
 
 def _as_live_refusal(signal: Signal) -> Signal:
@@ -66,14 +187,18 @@ def analyse(
     secrets: Sequence[str] = (),
     extra_notes: Sequence[str] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    keepers: Keepers | None = None,
 ) -> Report:
-    """Signals (possibly none) plus, when a cluster is given, a live snapshot: the report."""
+    """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
+    `keepers`: use (and keep) the process's open diagnostics connections."""
     notes = list(extra_notes)
     snapshot = None
+    pooler = None
     all_signals = list(found)
     if cluster is not None:
-        live = take_live(cluster, secrets)
+        live = take_live(cluster, secrets, keepers=keepers, found=found, thresholds=thresholds)
         snapshot = live.snapshot
+        pooler = live.pooler
         notes.extend(live.notes)
         all_signals.extend(live.refusal_signals)
     return triage(
@@ -84,4 +209,5 @@ def analyse(
         focus_role=focus_role,
         notes=notes,
         thresholds=thresholds,
+        pooler=pooler,
     )

@@ -82,8 +82,14 @@ class Bouncer:
 
 
 def _dsn(port: int, user: str, password: str | None, dbname: str, **params: str) -> str:
-    parts = {"host": "127.0.0.1", "port": str(port), "user": user, "dbname": dbname,
-             "connect_timeout": "5", **params}
+    parts = {
+        "host": "127.0.0.1",
+        "port": str(port),
+        "user": user,
+        "dbname": dbname,
+        "connect_timeout": "5",
+        **params,
+    }
     if password is not None:
         parts["password"] = password
     return psycopg.conninfo.make_conninfo(**parts)

@@ -17,9 +17,19 @@ from bot.diagnostics.model import (
     DatabaseUsage,
     RoleUsage,
     Session,
+    SessionFeature,
     SessionGroup,
     Settings,
     Snapshot,
+)
+from bot.pgbouncer.model import (
+    Pool,
+    PoolerConfig,
+    PoolerConnection,
+    PoolerDatabase,
+    PoolerLists,
+    PoolerSnapshot,
+    PoolerUser,
 )
 from bot.playbooks import PlaybookSet, load_playbooks
 from bot.signals.model import Signal, SignalKind
@@ -115,6 +125,8 @@ def snapshot(
     can_use_reserved: bool = True,
     blind_spots: Sequence[str] = (),
     cluster: str = "prod",
+    monitoring_superuser: bool = False,
+    session_features: Sequence[SessionFeature] = (),
     **setting_overrides: object,
 ) -> Snapshot:
     listed = list(all_sessions)
@@ -151,6 +163,8 @@ def snapshot(
         monitoring_role=monitoring_role,
         monitoring_can_use_reserved=can_use_reserved,
         blind_spots=tuple(blind_spots),
+        monitoring_superuser=monitoring_superuser,
+        session_features=tuple(session_features),
     )
 
 
@@ -162,3 +176,96 @@ def signal(kind: SignalKind | str, **kwargs: object) -> Signal:
 def repo_playbooks() -> PlaybookSet:
     """The repository's playbooks, loaded once."""
     return load_playbooks()
+
+
+# --- PgBouncer ------------------------------------------------------------------------------
+
+
+def pool(
+    database: str = "appdb",
+    user: str = "app_user",
+    *,
+    cl_active: int = 0,
+    cl_waiting: int = 0,
+    sv_active: int = 0,
+    sv_idle: int = 0,
+    sv_used: int = 0,
+    sv_login: int = 0,
+    maxwait_s: float = 0.0,
+    pool_mode: str | None = "transaction",
+) -> Pool:
+    return Pool(database, user, cl_active, cl_waiting, sv_active, sv_idle, sv_used, 0, sv_login,
+                maxwait_s, pool_mode)
+
+
+def pooler_config(**overrides: object) -> PoolerConfig:
+    values: dict[str, object] = {
+        "max_client_conn": 100,
+        "default_pool_size": 20,
+        "min_pool_size": 0,
+        "reserve_pool_size": 0,
+        "reserve_pool_timeout_s": 5.0,
+        "pool_mode": "transaction",
+        "max_db_connections": 0,
+        "max_user_connections": 0,
+        "query_wait_timeout_s": 120.0,
+        "server_login_retry_s": 15.0,
+        "client_idle_timeout_s": 0.0,
+        "server_idle_timeout_s": 600.0,
+        "idle_transaction_timeout_s": 0.0,
+        "server_reset_query": "DISCARD ALL",
+        "server_reset_query_always": False,
+    }
+    values.update(overrides)
+    return PoolerConfig(**values)  # type: ignore[arg-type]
+
+
+def pooler_client(user: str = "app_user", database: str = "appdb", *, state: str = "active",
+                  addr: str = "10.0.3.4", app: str = "checkout") -> PoolerConnection:
+    return PoolerConnection("client", user, database, state, addr, 40000, app, 0.0, None, False)
+
+
+def pooler_server(pid: int, user: str = "app_user", database: str = "appdb", *,
+                  state: str = "idle") -> PoolerConnection:
+    return PoolerConnection("server", user, database, state, "10.0.9.9", 5432, "", 0.0, pid,
+                            state == "active")
+
+
+def pooler_snapshot(
+    pools: Sequence[Pool] | None = None,
+    *,
+    clients: Sequence[PoolerConnection] = (),
+    servers: Sequence[PoolerConnection] = (),
+    databases: Sequence[PoolerDatabase] | None = None,
+    users: Sequence[PoolerUser] = (),
+    used_clients: int | None = None,
+    db_max_connections: int = 0,
+    **config: object,
+) -> PoolerSnapshot:
+    """A PgBouncer reading: one database entry per pool database (its pool_size the default
+    unless given), `used_clients` the clients plus pgconn's own console connection."""
+    cfg = pooler_config(**config)
+    listed = list(pools if pools is not None else [pool(cl_active=5, sv_active=2, sv_idle=3)])
+    if databases is None:
+        databases = [
+            PoolerDatabase(name, "10.0.9.9", 5432, name, None, cfg.default_pool_size,
+                           cfg.reserve_pool_size, None, db_max_connections,
+                           sum(p.servers for p in listed if p.database == name), False, False)
+            for name in sorted({p.database for p in listed})
+        ]
+    return PoolerSnapshot(
+        version="1.18.0",
+        taken_at=NOW,
+        config=cfg,
+        pools=tuple(listed),
+        clients=tuple(clients),
+        servers=tuple(servers),
+        databases=tuple(databases),
+        users=tuple(users),
+        lists=PoolerLists(
+            used_clients=len(clients) + 1 if used_clients is None else used_clients,
+            login_clients=0,
+            used_servers=sum(p.servers for p in listed),
+            pools=len(listed),
+        ),
+    )

@@ -43,7 +43,9 @@ def readonly_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
         dsn,
         options=_options(str(existing) if existing else None),
         application_name=APPLICATION_NAME,
-        connect_timeout=str(min(int(str(timeout)), connect_timeout) if timeout else connect_timeout),
+        connect_timeout=str(
+            min(int(str(timeout)), connect_timeout) if timeout else connect_timeout
+        ),
     )
 
 

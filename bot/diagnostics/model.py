@@ -86,6 +86,19 @@ class Session:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionFeature:
+    """Session state an idle backend carries into its next transaction: `kind` is `listen`,
+    `set`, `prepare` or `advisory_lock`; `name` the channel, setting or statement, when the
+    command names one. Matters when a transaction-mode pooler shares the backend."""
+
+    pid: int
+    role: str | None
+    database: str | None
+    kind: str
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything one diagnosis saw, taken in one round trip at `taken_at` (server clock).
 
@@ -108,6 +121,9 @@ class Snapshot:
     monitoring_role: str
     monitoring_can_use_reserved: bool
     blind_spots: tuple[str, ...] = field(default=())
+    monitoring_superuser: bool = False
+    # Read only when a pooler is configured (empty otherwise).
+    session_features: tuple[SessionFeature, ...] = ()
 
     @property
     def ordinary_free(self) -> int:

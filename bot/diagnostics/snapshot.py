@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.rows import namedtuple_row
 
 from bot.diagnostics import queries
+from bot.diagnostics.features import session_features
 from bot.diagnostics.model import (
     DatabaseUsage,
     RoleUsage,
@@ -31,6 +32,8 @@ from bot.errors import DiagnosticsError
 
 # settings comes first: it must read the server's statement_timeout before the batch sets its own.
 BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessions")
+# Added at the end of the same batch when the cluster sits behind a configured pooler.
+POOLED = ("session_features",)
 # Enough to count stuck sessions exactly in real incidents (role limits are rarely above this)
 # while bounding what a snapshot carries on a server with thousands of idle sessions.
 OLDEST_LISTED = 200
@@ -55,8 +58,9 @@ class _Row:
     hidden: bool
 
 
-def batch_sql(server_version_num: int) -> str:
-    return ";\n".join(queries.query(name, server_version_num) for name in BATCH)
+def batch_sql(server_version_num: int, *, pooled: bool = False) -> str:
+    names = BATCH + POOLED if pooled else BATCH
+    return ";\n".join(queries.query(name, server_version_num) for name in names)
 
 
 def _result_sets(cur: psycopg.Cursor[Any]) -> Iterator[list[Any]]:
@@ -66,7 +70,11 @@ def _result_sets(cur: psycopg.Cursor[Any]) -> Iterator[list[Any]]:
             return
 
 
-def take_snapshot(conn: psycopg.Connection[Any], cluster: str) -> Snapshot:
+def take_snapshot(
+    conn: psycopg.Connection[Any], cluster: str, *, pooled: bool = False
+) -> Snapshot:
+    """`pooled`: also read the session state a transaction-mode pooler would leak (same round
+    trip)."""
     version = conn.info.server_version
     if version < 120000:
         raise DiagnosticsError(
@@ -75,15 +83,17 @@ def take_snapshot(conn: psycopg.Connection[Any], cluster: str) -> Snapshot:
         )
     try:
         with conn.cursor(row_factory=namedtuple_row) as cur:
-            cur.execute(batch_sql(version).encode())
-            setting_rows, _, whoami_rows, role_rows, db_rows, session_rows = _result_sets(cur)
+            cur.execute(batch_sql(version, pooled=pooled).encode())
+            setting_rows, _, whoami_rows, role_rows, db_rows, session_rows, *rest = (
+                _result_sets(cur)
+            )
             version_text = conn.info.parameter_status("server_version") or str(version)
     except psycopg.Error as exc:
         raise DiagnosticsError(
             f"the diagnostics query failed: {type(exc).__name__}: {exc}".strip()
         ) from exc
     return build_snapshot(cluster, version, version_text, whoami_rows[0], setting_rows[0],
-                          role_rows, db_rows, session_rows)
+                          role_rows, db_rows, session_rows, rest[0] if rest else ())
 
 
 _UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -162,7 +172,8 @@ def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
 
 def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
                    setting_row: Any, role_rows: Sequence[Any],
-                   db_rows: Sequence[Any], session_rows: Sequence[Any]) -> Snapshot:
+                   db_rows: Sequence[Any], session_rows: Sequence[Any],
+                   feature_rows: Sequence[Any] = ()) -> Snapshot:
     now: datetime = whoami.now
     role_names = {r.oid: r.rolname for r in role_rows}
     superusers = {r.oid for r in role_rows if r.rolsuper}
@@ -213,4 +224,6 @@ def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
         monitoring_role=whoami.role,
         monitoring_can_use_reserved=bool(whoami.can_use_reserved),
         blind_spots=tuple(blind),
+        monitoring_superuser=bool(whoami.superuser),
+        session_features=session_features(feature_rows, role_names, db_names),
     )

@@ -44,8 +44,15 @@ SHOW_SERVERS = "SHOW SERVERS"
 SHOW_CLIENTS = "SHOW CLIENTS"
 # Settings first (they rarely change), then the moving counters back to back: the console has
 # no snapshot isolation, so the closer together they are read, the better they agree.
-COMMANDS = (SHOW_CONFIG, SHOW_DATABASES, SHOW_USERS, SHOW_LISTS, SHOW_POOLS, SHOW_SERVERS,
-            SHOW_CLIENTS)
+COMMANDS = (
+    SHOW_CONFIG,
+    SHOW_DATABASES,
+    SHOW_USERS,
+    SHOW_LISTS,
+    SHOW_POOLS,
+    SHOW_SERVERS,
+    SHOW_CLIENTS,
+)
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -62,11 +69,15 @@ def console_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
         dsn,
         dbname=str(params.get("dbname") or ADMIN_DATABASE),
         application_name=APPLICATION_NAME,
-        connect_timeout=str(min(int(str(timeout)), connect_timeout) if timeout else connect_timeout),
+        connect_timeout=str(
+            min(int(str(timeout)), connect_timeout) if timeout else connect_timeout
+        ),
     )
 
 
-def connect_console(dsn: str, *, secrets: Iterable[str] = (), connect_timeout: int = 5) -> Connection:
+def connect_console(
+    dsn: str, *, secrets: Iterable[str] = (), connect_timeout: int = 5
+) -> Connection:
     """Open a console connection. A refusal becomes PoolerError, passwords masked."""
     try:
         return psycopg.connect(
@@ -150,7 +161,8 @@ def build_pooler_snapshot(
         config=_config(results[SHOW_CONFIG]),
         pools=tuple(_pool(r) for r in results[SHOW_POOLS]),
         clients=tuple(
-            c for c in (_connection("client", r) for r in results[SHOW_CLIENTS])
+            c
+            for c in (_connection("client", r) for r in results[SHOW_CLIENTS])
             if c.database != ADMIN_DATABASE
         ),
         servers=tuple(_connection("server", r) for r in results[SHOW_SERVERS]),

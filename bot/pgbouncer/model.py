@@ -132,8 +132,8 @@ class PoolerLists:
 class PoolerSnapshot:
     """One reading of PgBouncer's console. `taken_at` is pgconn's clock (the console has none).
 
-    pgconn's own console connection is counted in `lists.used_clients` (PgBouncer counts it
-    too) but left out of `clients`.
+    Console connections (pgconn's included) are left out of `clients`; PgBouncer counts them in
+    `lists.used_clients`, which `client_connections` corrects for pgconn's own.
     """
 
     version: str

@@ -30,8 +30,8 @@ class PoolLevel:
 
 @dataclass(frozen=True, slots=True)
 class PoolerLevels:
-    """`client_connections` counts what PgBouncer checks max_client_conn against (pgconn's own
-    console connection included: it is refused an application's client too)."""
+    """`client_connections` counts what PgBouncer checks max_client_conn against, less the
+    console connection the reading itself used."""
 
     client_connections: int
     max_client_conn: int
@@ -68,7 +68,7 @@ def pooler_levels(snapshot: PoolerSnapshot) -> PoolerLevels:
         key=lambda p: (-p.clients_waiting, -p.maxwait_s, p.database, p.user),
     )
     return PoolerLevels(
-        client_connections=snapshot.lists.used_clients,
+        client_connections=snapshot.client_connections,
         max_client_conn=snapshot.config.max_client_conn,
         clients_waiting=sum(p.clients_waiting for p in pools),
         max_wait_s=max((p.maxwait_s for p in pools), default=0.0),

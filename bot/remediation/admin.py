@@ -53,13 +53,15 @@ def admin_conninfo(dsn: str) -> str:
         dsn,
         application_name=APPLICATION_NAME,
         options=f"{existing} {ours}" if existing else ours,
-        connect_timeout=str(min(int(str(timeout)), CONNECT_TIMEOUT_S) if timeout
-                            else CONNECT_TIMEOUT_S),
+        connect_timeout=str(
+            min(int(str(timeout)), CONNECT_TIMEOUT_S) if timeout else CONNECT_TIMEOUT_S
+        ),
     )
 
 
-def connect_admin(dsn: str, cluster: str, *,
-                  secrets: Iterable[str] = ()) -> psycopg.Connection[Any]:
+def connect_admin(
+    dsn: str, cluster: str, *, secrets: Iterable[str] = ()
+) -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(admin_conninfo(dsn), autocommit=True)
     except psycopg.OperationalError as exc:
@@ -79,9 +81,14 @@ def statement_text(name: str, server_version_num: int) -> str:
     return _COMMENT.sub("", queries.query(name, server_version_num)).strip()
 
 
-def compose(name: str, server_version_num: int, *, values: Mapping[str, Any] | None = None,
-            identifiers: Mapping[str, str] | None = None,
-            shown: bool = False) -> sql.Composed:
+def compose(
+    name: str,
+    server_version_num: int,
+    *,
+    values: Mapping[str, Any] | None = None,
+    identifiers: Mapping[str, str] | None = None,
+    shown: bool = False,
+) -> sql.Composed:
     """The statement with `identifiers` quoted and `values` as placeholders (to run) or, with
     `shown`, as literals (to display)."""
     parts: dict[str, sql.Composable] = {
@@ -89,17 +96,25 @@ def compose(name: str, server_version_num: int, *, values: Mapping[str, Any] | N
     }
     for key, value in (values or {}).items():
         parts[key] = sql.Literal(value) if shown else sql.Placeholder(key)
-    return sql.SQL(statement_text(name, server_version_num)).format(**parts)  # type: ignore[arg-type]
+    return sql.SQL(statement_text(name, server_version_num)).format(**parts)
 
 
-def display(name: str, server_version_num: int, *, values: Mapping[str, Any] | None = None,
-            identifiers: Mapping[str, str] | None = None) -> str:
+def display(
+    name: str,
+    server_version_num: int,
+    *,
+    values: Mapping[str, Any] | None = None,
+    identifiers: Mapping[str, str] | None = None,
+) -> str:
     """The exact statement as people see it (values quoted by psycopg)."""
-    return compose(name, server_version_num, values=values, identifiers=identifiers,
-                   shown=True).as_string(None)
+    return compose(
+        name, server_version_num, values=values, identifiers=identifiers, shown=True
+    ).as_string(None)
 
 
-def fail(cluster: str, what: str, exc: psycopg.Error, secrets: Iterable[str]) -> AdminConnectionError:
+def fail(
+    cluster: str, what: str, exc: psycopg.Error, secrets: Iterable[str]
+) -> AdminConnectionError:
     """A driver error on the admin connection, as a message fit to show (secrets masked)."""
     reason = redact_text(f"{type(exc).__name__}: {str(exc).strip()}", secrets)
     log.warning("%s on %s failed: %s", what, cluster, reason)

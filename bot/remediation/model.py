@@ -52,18 +52,26 @@ class Criteria:
         return ", ".join(parts) + f", {state}{age}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"role": self.role, "database": self.database, "application": self.application,
-                "client": self.client,
-                "states": list(self.states) if self.states is not None else None,
-                "min_age_s": self.min_age_s}
+        return {
+            "role": self.role,
+            "database": self.database,
+            "application": self.application,
+            "client": self.client,
+            "states": list(self.states) if self.states is not None else None,
+            "min_age_s": self.min_age_s,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Criteria:
         states = d.get("states")
-        return cls(role=d.get("role"), database=d.get("database"),
-                   application=d.get("application"), client=d.get("client"),
-                   states=tuple(states) if states is not None else None,
-                   min_age_s=float(d.get("min_age_s") or 0.0))
+        return cls(
+            role=d.get("role"),
+            database=d.get("database"),
+            application=d.get("application"),
+            client=d.get("client"),
+            states=tuple(states) if states is not None else None,
+            min_age_s=float(d.get("min_age_s") or 0.0),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,21 +91,35 @@ class Target:
     query: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"pid": self.pid, "backend_start": self.backend_start.isoformat(),
-                "role": self.role, "database": self.database, "application": self.application,
-                "client": self.client, "state": self.state,
-                "state_age_s": round(self.state_age_s, 3),
-                "query_start": _ts(self.query_start), "query": self.query}
+        return {
+            "pid": self.pid,
+            "backend_start": self.backend_start.isoformat(),
+            "role": self.role,
+            "database": self.database,
+            "application": self.application,
+            "client": self.client,
+            "state": self.state,
+            "state_age_s": round(self.state_age_s, 3),
+            "query_start": _ts(self.query_start),
+            "query": self.query,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Target:
         start = _dt(d["backend_start"])
         assert start is not None
-        return cls(pid=int(d["pid"]), backend_start=start, role=d.get("role"),
-                   database=d.get("database"), application=d.get("application") or "",
-                   client=d.get("client") or "?", state=d.get("state"),
-                   state_age_s=float(d.get("state_age_s") or 0.0),
-                   query_start=_dt(d.get("query_start")), query=d.get("query"))
+        return cls(
+            pid=int(d["pid"]),
+            backend_start=start,
+            role=d.get("role"),
+            database=d.get("database"),
+            application=d.get("application") or "",
+            client=d.get("client") or "?",
+            state=d.get("state"),
+            state_age_s=float(d.get("state_age_s") or 0.0),
+            query_start=_dt(d.get("query_start")),
+            query=d.get("query"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +132,21 @@ class Excluded:
     reason: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"pid": self.pid, "role": self.role, "application": self.application,
-                "reason": self.reason}
+        return {
+            "pid": self.pid,
+            "role": self.role,
+            "application": self.application,
+            "reason": self.reason,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Excluded:
-        return cls(pid=int(d["pid"]), role=d.get("role"), application=d.get("application") or "",
-                   reason=str(d["reason"]))
+        return cls(
+            pid=int(d["pid"]),
+            role=d.get("role"),
+            application=d.get("application") or "",
+            reason=str(d["reason"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +165,25 @@ class Change:
     current_sessions: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"object_kind": self.object_kind, "name": self.name, "setting": self.setting,
-                "before": self.before, "after": self.after,
-                "current_sessions": self.current_sessions}
+        return {
+            "object_kind": self.object_kind,
+            "name": self.name,
+            "setting": self.setting,
+            "before": self.before,
+            "after": self.after,
+            "current_sessions": self.current_sessions,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Change:
-        return cls(object_kind=d["object_kind"], name=d["name"], setting=d["setting"],
-                   before=d.get("before"), after=d["after"],
-                   current_sessions=d.get("current_sessions"))
+        return cls(
+            object_kind=d["object_kind"],
+            name=d["name"],
+            setting=d["setting"],
+            before=d.get("before"),
+            after=d["after"],
+            current_sessions=d.get("current_sessions"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,20 +209,29 @@ class Proposal:
 
     def to_json(self) -> dict[str, Any]:
         """Everything but the targets and the statement, which the store keeps apart."""
-        return {"kind": self.kind.value, "title": self.title, "blast_radius": self.blast_radius,
-                "criteria": self.criteria.to_json() if self.criteria else None,
-                "excluded": [e.to_json() for e in self.excluded], "over_cap": self.over_cap,
-                "change": self.change.to_json() if self.change else None,
-                "notes": list(self.notes)}
+        return {
+            "kind": self.kind.value,
+            "title": self.title,
+            "blast_radius": self.blast_radius,
+            "criteria": self.criteria.to_json() if self.criteria else None,
+            "excluded": [e.to_json() for e in self.excluded],
+            "over_cap": self.over_cap,
+            "change": self.change.to_json() if self.change else None,
+            "notes": list(self.notes),
+        }
 
     @classmethod
-    def from_json(cls, cluster: str, params: dict[str, Any], targets: list[dict[str, Any]],
-                  statement: str) -> Proposal:
+    def from_json(
+        cls, cluster: str, params: dict[str, Any], targets: list[dict[str, Any]], statement: str
+    ) -> Proposal:
         criteria = params.get("criteria")
         change = params.get("change")
         return cls(
-            cluster=cluster, kind=ActionKind(params["kind"]), title=params["title"],
-            statement=statement, blast_radius=params["blast_radius"],
+            cluster=cluster,
+            kind=ActionKind(params["kind"]),
+            title=params["title"],
+            statement=statement,
+            blast_radius=params["blast_radius"],
             criteria=Criteria.from_json(criteria) if criteria else None,
             targets=tuple(Target.from_json(t) for t in targets),
             excluded=tuple(Excluded.from_json(e) for e in params.get("excluded", [])),
@@ -227,16 +276,26 @@ class ExecutionResult:
     headroom: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "statement": self.statement,
-                "signalled": list(self.signalled), "gone": list(self.gone),
-                "skipped": [s.to_json() for s in self.skipped], "changed": self.changed,
-                "freed": self.freed, "headroom": list(self.headroom)}
+        return {
+            "kind": self.kind.value,
+            "statement": self.statement,
+            "signalled": list(self.signalled),
+            "gone": list(self.gone),
+            "skipped": [s.to_json() for s in self.skipped],
+            "changed": self.changed,
+            "freed": self.freed,
+            "headroom": list(self.headroom),
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ExecutionResult:
-        return cls(kind=ActionKind(d["kind"]), statement=d["statement"],
-                   signalled=tuple(int(p) for p in d.get("signalled", [])),
-                   gone=tuple(int(p) for p in d.get("gone", [])),
-                   skipped=tuple(Skipped.from_json(s) for s in d.get("skipped", [])),
-                   changed=bool(d.get("changed")), freed=str(d.get("freed") or ""),
-                   headroom=tuple(d.get("headroom") or ()))
+        return cls(
+            kind=ActionKind(d["kind"]),
+            statement=d["statement"],
+            signalled=tuple(int(p) for p in d.get("signalled", [])),
+            gone=tuple(int(p) for p in d.get("gone", [])),
+            skipped=tuple(Skipped.from_json(s) for s in d.get("skipped", [])),
+            changed=bool(d.get("changed")),
+            freed=str(d.get("freed") or ""),
+            headroom=tuple(d.get("headroom") or ()),
+        )

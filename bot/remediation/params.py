@@ -15,8 +15,14 @@ from bot.remediation.model import Criteria
 from bot.triage.model import ActionKind, ProposedAction
 
 IDLE_IN_TRANSACTION = ("idle in transaction", "idle in transaction (aborted)")
-_STATES = {"idle", "active", "idle in transaction", "idle in transaction (aborted)",
-           "fastpath function call", "disabled"}
+_STATES = {
+    "idle",
+    "active",
+    "idle in transaction",
+    "idle in transaction (aborted)",
+    "fastpath function call",
+    "disabled",
+}
 # PostgreSQL's units for time settings; a bare number is milliseconds.
 _DURATION = re.compile(r"^(?:0|[1-9][0-9]{0,8})\s*(?:ms|s|min|h|d)?$")
 _MAX_NAME_BYTES = 63  # NAMEDATALEN - 1: longer names cannot exist
@@ -47,8 +53,9 @@ def _name(params: Mapping[str, object], key: str, *, required: bool) -> str | No
     return value
 
 
-def _int(params: Mapping[str, object], key: str, *, lo: int, hi: int,
-         default: int | None = None) -> int:
+def _int(
+    params: Mapping[str, object], key: str, *, lo: int, hi: int, default: int | None = None
+) -> int:
     value = params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidActionError(f"the action's {key} must be a whole number")

@@ -71,9 +71,13 @@ class Policy:
             )
         return None
 
-    def who(self, mention: Callable[[str], str] = str,
-            group: Callable[[str], str] = lambda g: f"user group {g}") -> str:
-        """Who may approve, in words; the adapter formats user and group mentions."""
+    def who(
+        self,
+        mention: Callable[[str], str] = str,
+        group: Callable[[str], str] = lambda g: f"user group {g}",
+    ) -> str:
+        """Who may approve, in words (`U1, U2 or members of user group S1`); the adapter
+        formats the user and group mentions."""
         names = [mention(a) for a in self.approvers]
         if self.usergroup:
             names.append(f"members of {group(self.usergroup)}")
@@ -81,14 +85,17 @@ class Policy:
             return "nobody (no approvers are configured)"
         text = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
         if self.two_person_rule:
-            text += ", other than the requester"
+            text += " (never the requester)"
         return text
 
-    def may_approve(self, user: str, requester: str,
-                    members: GroupMembers | None = None) -> Verdict:
+    def may_approve(
+        self, user: str, requester: str, members: GroupMembers | None = None
+    ) -> Verdict:
         if self.two_person_rule and user == requester:
-            return Verdict(False, "you requested this fix, and the two-person rule needs "
-                                  "someone else to approve it")
+            return Verdict(
+                False,
+                "you requested this fix, and the two-person rule needs someone else to approve it",
+            )
         if user in self.approvers:
             return Verdict(True)
         if self.usergroup and members is not None:
@@ -96,14 +103,19 @@ class Policy:
                 if user in members(self.usergroup):
                     return Verdict(True)
             except Exception as exc:
-                log.warning("cannot list the members of user group %s: %s", self.usergroup,
-                            type(exc).__name__)
-                return Verdict(False, f"pgconn could not check the members of user group "
-                                      f"{self.usergroup}; try again, or ask a listed approver")
+                log.warning(
+                    "cannot list the members of user group %s: %s",
+                    self.usergroup,
+                    type(exc).__name__,
+                )
+                return Verdict(
+                    False,
+                    f"pgconn could not check the members of user group "
+                    f"{self.usergroup}; try again, or ask a listed approver",
+                )
         return Verdict(False, f"you are not an approver for {self.cluster}")
 
-    def may_reject(self, user: str, requester: str,
-                   members: GroupMembers | None = None) -> Verdict:
+    def may_reject(self, user: str, requester: str, members: GroupMembers | None = None) -> Verdict:
         """Approvers may reject; the requester may withdraw their own request."""
         if user == requester:
             return Verdict(True)

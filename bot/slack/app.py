@@ -27,6 +27,8 @@ from bot.slack import listeners
 from bot.slack.context import Context, Tuning
 from bot.slack.http import EVENTS_PATH, BoltHTTPServer
 from bot.slack.memory import ExpiringMap
+from bot.slack.notifier import SlackNotifier
+from bot.warnings.scheduler import WarningsScheduler, start_warnings
 
 log = logging.getLogger("pgconn.slack")
 
@@ -111,9 +113,11 @@ def build_app(
 
 
 def serve(config: Config, playbooks: PlaybookSet, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
-    """Run until interrupted."""
+    """Run until interrupted; the warnings scheduler runs beside it and stops with it."""
     app, ctx = build_app(config, playbooks)
+    watch: WarningsScheduler | None = None
     try:
+        watch = start_warnings(config, SlackNotifier(ctx.poster))
         if socket_mode(config):
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -127,4 +131,6 @@ def serve(config: Config, playbooks: PlaybookSet, port: int, host: str = "0.0.0.
             log.info("pgconn: HTTP mode, serving %s on %s:%d", EVENTS_PATH, host, server.port)
             server.serve_forever()
     finally:
+        if watch is not None:
+            watch.stop()
         ctx.close()

@@ -66,6 +66,11 @@ class Context:
         self._by_name = any(
             c.startswith("#") for cl in self.config.clusters.values() for c in cl.channels
         )
+        self._closers: list[Callable[[], None]] = []
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Run `closer` when the context closes (listeners' own threads and stores)."""
+        self._closers.append(closer)
 
     def submit(
         self,
@@ -131,3 +136,8 @@ class Context:
     def close(self) -> None:
         self.jobs.shutdown(wait=False, cancel_futures=True)
         self.probes.shutdown(wait=False, cancel_futures=True)
+        for closer in self._closers:
+            try:
+                closer()
+            except Exception as exc:
+                self.log_failure("closing", exc)

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
+from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 from bot.triage.capacity import database_drafts, role_drafts, server_draft
 from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
-from bot.triage.facts import context
+from bot.triage.facts import FACTS_BY_CODE, PoolerFacts, context, placeholders
 from bot.triage.headline import headline
 from bot.triage.idle import idle_drafts, idle_in_transaction_drafts
 from bot.triage.model import Finding, Report, Severity
 from bot.triage.pasted import apply_signals
+from bot.triage.pooler import pooler_drafts, pooler_facts, pooler_server_fields
 from bot.triage.sessions import Scope, state_counts
 from bot.triage.thresholds import DEFAULT_THRESHOLDS, Thresholds
 
@@ -30,11 +33,16 @@ _ORDER = [
     FindingCode.RESERVED_SLOTS,
     FindingCode.WALSENDER_LIMIT,
     FindingCode.POOLER_CLIENT_LIMIT,
+    FindingCode.POOLER_SERVER_LOGIN,
+    FindingCode.POOLER_SERVER_LIMIT,
+    FindingCode.POOLER_CLIENTS_WAITING,
     FindingCode.POOLER_WAIT_TIMEOUT,
+    FindingCode.POOLER_POOL_FULL,
     FindingCode.APP_POOL_TIMEOUT,
     FindingCode.SERVER_NOT_READY,
     FindingCode.IDLE_SESSIONS,
     FindingCode.IDLE_IN_TRANSACTION,
+    FindingCode.POOLER_SESSION_STATE,
     FindingCode.NOT_CONFIRMED,
 ]
 CAUSE_CODES = (FindingCode.IDLE_SESSIONS, FindingCode.IDLE_IN_TRANSACTION)
@@ -49,14 +57,19 @@ def triage(
     focus_role: str | None = None,
     notes: Sequence[str] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    pooler: PoolerSnapshot | None = None,
 ) -> Report:
     """Rank what is full and why. `focus_role` keeps only that role's findings and evidence
-    (server and database findings stay, narrowed to it); `notes` are added to the report's."""
+    (server and database findings stay, narrowed to it); `notes` are added to the report's.
+    `pooler`: what PgBouncer's console showed, when the cluster has one configured."""
     cluster = cluster or (snapshot.cluster if snapshot else None)
     kept = [s for s in signals if focus_role is None or s.role in (None, focus_role)]
     drafts = _live_drafts(snapshot, thresholds, cluster, focus_role) if snapshot else []
+    if pooler is not None:
+        drafts += pooler_drafts(pooler, snapshot, kept, thresholds, cluster, focus_role)
     apply_signals(drafts, kept, snapshot, thresholds, cluster)
     _link_causes(drafts)
+    _pooler_facts(drafts, pooler, snapshot)
     drafts.sort(key=_rank)
     report_notes = list(notes)
     findings = tuple(_finding(d, playbooks, report_notes) for d in drafts)
@@ -67,7 +80,20 @@ def triage(
         signals=tuple(signals),
         snapshot=snapshot,
         notes=tuple(report_notes + _notes(snapshot, cluster, focus_role, signals, kept)),
+        pooler=pooler,
     )
+
+
+def _pooler_facts(
+    drafts: list[Draft], pooler: PoolerSnapshot | None, snapshot: Snapshot | None
+) -> None:
+    """Every finding learns the pooler's numbers (pool sizes against its role's limits), and a
+    pooler finding made from the paste gets the pooler-wide facts, or placeholders."""
+    for d in drafts:
+        if FACTS_BY_CODE[d.code] is PoolerFacts and not isinstance(d.extra, PoolerFacts):
+            d.extra = pooler_facts(pooler) if pooler else placeholders(PoolerFacts)
+        if pooler is not None:
+            d.server = replace(d.server, **pooler_server_fields(pooler, snapshot, d.role))
 
 
 def _live_drafts(

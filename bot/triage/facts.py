@@ -10,7 +10,7 @@ filters refuse it, so a statement that needs it is withheld instead of shown hal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any, TypeAlias, TypeVar
 
 from bot.diagnostics.model import Snapshot
@@ -30,6 +30,17 @@ class Placeholder(str):
 
 Num: TypeAlias = int | Placeholder
 Text: TypeAlias = str | Placeholder
+
+
+# Defaults of ServerFacts' pooler fields: no pooler configured, or it could not be read.
+_NO_POOLER_POOL_MODE = Placeholder("pool mode")
+_NO_DEFAULT_POOL_SIZE = Placeholder("default pool size")
+_NO_RESERVE_POOL_SIZE = Placeholder("reserve pool size")
+_NO_POOLER_CAPACITY = Placeholder("pooler capacity")
+_NO_ROLE_POOLS = Placeholder("role pools")
+_NO_ROLE_POOLER_CAPACITY = Placeholder("role pooler capacity")
+_NO_ROLE_CONN_LIMIT = Placeholder("role limit")
+_NO_ROLE_POOL_SIZE_FIT = Placeholder("pool size that fits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,19 @@ class ServerFacts:
     idle_tx_min_age: str
     idle_tx_timeout: str
     idle_session_timeout: str
+    # PgBouncer in front of the cluster; `pooler` is False when none is configured or it could
+    # not be read. `pooler_capacity`: server connections all pools together may open (pool
+    # size + reserve_pool each); `role_pools`: the finding role's pools with their sizes;
+    # `role_pool_size_fit`: the pool_size per pool that keeps them within its CONNECTION LIMIT.
+    pooler: bool = False
+    pooler_pool_mode: Text = _NO_POOLER_POOL_MODE
+    default_pool_size: Num = _NO_DEFAULT_POOL_SIZE
+    reserve_pool_size: Num = _NO_RESERVE_POOL_SIZE
+    pooler_capacity: Num = _NO_POOLER_CAPACITY
+    role_pools: Text = _NO_ROLE_POOLS
+    role_pooler_capacity: Num = _NO_ROLE_POOLER_CAPACITY
+    role_conn_limit: Num = _NO_ROLE_CONN_LIMIT
+    role_pool_size_fit: Num = _NO_ROLE_POOL_SIZE_FIT
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +136,36 @@ class NotConfirmedFacts:
     now_limit: Num
 
 
-CodeFacts: TypeAlias = RoleFacts | DatabaseFacts | SessionFacts | NotConfirmedFacts
+@dataclass(frozen=True, slots=True)
+class PoolerFacts:
+    """One PgBouncer pool (`pool` = database/user as PgBouncer names them) and the pooler-wide
+    numbers. `new_pool_size` fits the waiting clients into what PostgreSQL has room for;
+    `server_limit_*` is the max_db_connections or max_user_connections that holds the pool
+    back; `session_features` names the session state seen on its server connections."""
 
-_F = TypeVar("_F", RoleFacts, DatabaseFacts, SessionFacts, NotConfirmedFacts)
+    pool: Text
+    pool_database: Text
+    pool_user: Text
+    pool_mode: Text
+    pool_size: Num
+    reserve_pool: Num
+    pool_servers: Num
+    clients_waiting: Num
+    maxwait_s: Num
+    new_pool_size: Num
+    server_limit_name: Text
+    server_limit: Num
+    server_limit_current: Num
+    client_connections: Num
+    max_client_conn: Num
+    new_max_client_conn: Num
+    query_wait_timeout_s: Num
+    session_features: Text
+
+
+CodeFacts: TypeAlias = RoleFacts | DatabaseFacts | SessionFacts | NotConfirmedFacts | PoolerFacts
+
+_F = TypeVar("_F", RoleFacts, DatabaseFacts, SessionFacts, NotConfirmedFacts, PoolerFacts)
 
 FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.ROLE_LIMIT: RoleFacts,
@@ -124,8 +175,13 @@ FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.WALSENDER_LIMIT: None,
     FindingCode.IDLE_SESSIONS: SessionFacts,
     FindingCode.IDLE_IN_TRANSACTION: SessionFacts,
-    FindingCode.POOLER_CLIENT_LIMIT: None,
-    FindingCode.POOLER_WAIT_TIMEOUT: None,
+    FindingCode.POOLER_CLIENT_LIMIT: PoolerFacts,
+    FindingCode.POOLER_WAIT_TIMEOUT: PoolerFacts,
+    FindingCode.POOLER_CLIENTS_WAITING: PoolerFacts,
+    FindingCode.POOLER_POOL_FULL: PoolerFacts,
+    FindingCode.POOLER_SERVER_LIMIT: PoolerFacts,
+    FindingCode.POOLER_SERVER_LOGIN: PoolerFacts,
+    FindingCode.POOLER_SESSION_STATE: PoolerFacts,
     FindingCode.APP_POOL_TIMEOUT: None,
     FindingCode.SERVER_NOT_READY: None,
     FindingCode.NOT_CONFIRMED: NotConfirmedFacts,
@@ -194,10 +250,11 @@ def server_facts(
         "idle_session_timeout": t.idle_session_timeout,
     }
     if snapshot is None:
+        # Fields with a default (the pooler's) keep it: they are filled in separately.
         unknown: dict[str, Any] = {
             f.name: _unknown(f.name)
             for f in fields(ServerFacts)
-            if f.name not in common and f.name != "live"
+            if f.name not in common and f.name != "live" and f.default is MISSING
         }
         return ServerFacts(live=False, **unknown, **common)
     s = snapshot.settings

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from bot.diagnostics.model import Snapshot
+from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 
 
@@ -82,7 +83,7 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Report:
     """What a user sees. `live` is False when no snapshot could be taken; `notes` explain why
-    and what pgconn could not see."""
+    and what pgconn could not see. `pooler` is what PgBouncer's console showed, if read."""
 
     cluster: str | None
     headline: str
@@ -90,6 +91,7 @@ class Report:
     signals: tuple[Signal, ...] = ()
     snapshot: Snapshot | None = None
     notes: tuple[str, ...] = field(default=())
+    pooler: PoolerSnapshot | None = None
 
     @property
     def live(self) -> bool:

@@ -30,6 +30,12 @@ from bot.triage.thresholds import Thresholds
 
 _SERVER_CODES = (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
 _SERVER_SIGNALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
+# Live PgBouncer findings a pasted query_wait_timeout (or failing login) is explained by.
+_QUEUE_CODES = (
+    FindingCode.POOLER_SERVER_LOGIN,
+    FindingCode.POOLER_SERVER_LIMIT,
+    FindingCode.POOLER_CLIENTS_WAITING,
+)
 
 _OUTSIDE_TITLES = {
     SignalKind.POOLER_CLIENT_LIMIT: "PgBouncer refused new clients",
@@ -103,6 +109,16 @@ def apply_signals(
 def _matching(drafts: list[Draft], seen: Seen) -> Draft | None:
     """The live finding a signal confirms, if any."""
     s = seen.first
+    if s.kind is SignalKind.POOLER_CLIENT_LIMIT:
+        # Only max_client_conn is read live; the 1.24+ per-database/user client limits are not.
+        if s.detail not in (None, "max_client_conn"):
+            return None
+        return next((d for d in drafts if d.code is FindingCode.POOLER_CLIENT_LIMIT), None)
+    if s.kind is SignalKind.POOLER_WAIT_TIMEOUT:
+        codes = (
+            (FindingCode.POOLER_SERVER_LOGIN,) if s.detail == "server_login_retry" else _QUEUE_CODES
+        )
+        return next((d for c in codes for d in drafts if d.code is c), None)
     for d in drafts:
         if s.kind is SignalKind.ROLE_LIMIT:
             hit = d.code is FindingCode.ROLE_LIMIT and s.role in (None, d.role)

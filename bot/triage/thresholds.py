@@ -22,6 +22,10 @@ class Thresholds:
     idle_session_timeout: str = "30min"
     # Share of the server's free ordinary slots a raised role/database limit may take.
     raise_share: float = 0.5
+    # PgBouncer: clients queued this long (the oldest, maxwait) are worth a warning; this long
+    # (or half of query_wait_timeout, whichever comes first) is critical.
+    pooler_wait_warning_s: float = 1.0
+    pooler_wait_critical_s: float = 5.0
 
 
 DEFAULT_THRESHOLDS = Thresholds()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 
 from bot.redact import redact_text
@@ -25,9 +25,14 @@ TICK_S = 0.2  # how often the watchdog looks at running probes
 GRACE_S = 1.0  # after an abort, how long before the probe is given up on
 
 
-def probe_all(probers: Sequence[Prober], pool: Executor, *, limit_s: float,
-              stop: threading.Event | None = None,
-              secrets: Sequence[str] = ()) -> Iterator[ProbeOutcome]:
+def probe_all(
+    probers: Sequence[Prober],
+    pool: Executor,
+    *,
+    limit_s: float,
+    stop: threading.Event | None = None,
+    secrets: Sequence[str] = (),
+) -> Generator[ProbeOutcome, None, None]:
     """Every prober's outcome, in completion order. `limit_s` bounds one probe, counted from
     when it starts (not from when it was queued behind others)."""
     futures: dict[Future[ProbeOutcome], Prober] = {pool.submit(p.probe): p for p in probers}
@@ -47,9 +52,11 @@ def probe_all(probers: Sequence[Prober], pool: Executor, *, limit_s: float,
                     if now - aborted[future] > GRACE_S:
                         pending.discard(future)
                         log.warning("%s: probe abandoned after %.0f s", prober.name, limit_s)
-                        yield ProbeFailure(cluster=prober.name, at=prober.now(),
-                                           reason=f"no answer within {limit_s:.0f} s; the "
-                                           "probe was abandoned")
+                        yield ProbeFailure(
+                            cluster=prober.name,
+                            at=prober.now(),
+                            reason=f"no answer within {limit_s:.0f} s; the probe was abandoned",
+                        )
                 elif prober.overdue(now, limit_s):
                     prober.abort()
                     aborted[future] = now
@@ -58,12 +65,12 @@ def probe_all(probers: Sequence[Prober], pool: Executor, *, limit_s: float,
             future.cancel()  # still queued: never started; running ones finish on their own
 
 
-def _outcome(future: Future[ProbeOutcome], prober: Prober,
-             secrets: Sequence[str]) -> ProbeOutcome:
+def _outcome(future: Future[ProbeOutcome], prober: Prober, secrets: Sequence[str]) -> ProbeOutcome:
     try:
         return future.result()
     except Exception as exc:  # a bug must cost one cluster one round, not the scheduler
         reason = redact_text(f"{type(exc).__name__}: {exc}", secrets)
         log.error("%s: probe failed unexpectedly: %s", prober.name, reason)
-        return ProbeFailure(cluster=prober.name, at=prober.now(),
-                            reason=f"internal error in the probe ({reason})")
+        return ProbeFailure(
+            cluster=prober.name, at=prober.now(), reason=f"internal error in the probe ({reason})"
+        )

@@ -11,6 +11,7 @@ the probing thread gets an error instead of waiting forever.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -56,16 +57,33 @@ def parse_rows(cluster: str, taken_at: float, rows: Sequence[tuple[Any, ...]]) -
     usages: list[Usage] = []
     limits = ServerLimits(max_connections=0, superuser_reserved=0, reserved=None)
     for kind, name, limit, current, idle, idle_tx, top, max_conn, su_reserved, reserved in rows:
-        holders = tuple(Holder(application=str(app), client=str(client),
-                               state=None if state is None else str(state), count=int(n))
-                        for app, client, state, n in top)
+        holders = tuple(
+            Holder(
+                application=str(app),
+                client=str(client),
+                state=None if state is None else str(state),
+                count=int(n),
+            )
+            for app, client, state, n in top
+        )
         entity = EntityKind(kind)
-        usages.append(Usage(kind=entity, name=str(name), current=int(current), limit=int(limit),
-                            idle=int(idle), idle_in_transaction=int(idle_tx), holders=holders))
+        usages.append(
+            Usage(
+                kind=entity,
+                name=str(name),
+                current=int(current),
+                limit=int(limit),
+                idle=int(idle),
+                idle_in_transaction=int(idle_tx),
+                holders=holders,
+            )
+        )
         if entity is EntityKind.SERVER:
-            limits = ServerLimits(max_connections=int(max_conn),
-                                  superuser_reserved=int(su_reserved),
-                                  reserved=None if reserved is None else int(reserved))
+            limits = ServerLimits(
+                max_connections=int(max_conn),
+                superuser_reserved=int(su_reserved),
+                reserved=None if reserved is None else int(reserved),
+            )
     return Probe(cluster=cluster, taken_at=taken_at, limits=limits, usages=tuple(usages))
 
 
@@ -73,8 +91,14 @@ class Prober:
     """One cluster's probe and its kept connection. `probe()` runs on a worker thread and never
     raises for a cluster's own failures; `abort()` and `close()` may be called from another."""
 
-    def __init__(self, cluster: ClusterConfig, *, timeout_s: int, secrets: Sequence[str] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        cluster: ClusterConfig,
+        *,
+        timeout_s: int,
+        secrets: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cluster = cluster
         self.timeout_s = timeout_s
         self._secrets = list(secrets)
@@ -90,6 +114,13 @@ class Prober:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the kept connection (None while there is none)."""
+        with self._lock:
+            conn = self._conn
+        return conn.info.backend_pid if conn is not None and not conn.closed else None
 
     @property
     def busy(self) -> bool:
@@ -124,8 +155,11 @@ class Prober:
                 # The kept connection died between probes (restart, idle_session_timeout,
                 # failover): one fresh attempt.
                 self._drop()
-                log.info("%s: kept probe connection lost (%s); reconnecting", self.name,
-                         self._redact(str(exc).strip()))
+                log.info(
+                    "%s: kept probe connection lost (%s); reconnecting",
+                    self.name,
+                    self._redact(str(exc).strip()),
+                )
         try:
             conn = self._connect()
         except psycopg.Error as exc:
@@ -151,7 +185,8 @@ class Prober:
         if conn.info.server_version < MIN_VERSION:
             self._drop()
             raise psycopg.NotSupportedError(
-                f"PostgreSQL {conn.info.server_version // 10000} is not supported (12 or newer is)")
+                f"PostgreSQL {conn.info.server_version // 10000} is not supported (12 or newer is)"
+            )
         return conn
 
     def _query(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Probe:
@@ -163,11 +198,15 @@ class Prober:
 
     def _explain(self, exc: psycopg.Error) -> str:
         if isinstance(exc, psycopg.errors.QueryCanceled):
-            return (f"the probe took longer than {self.timeout_s} s (statement_timeout); the "
-                    "server may be overloaded")
+            return (
+                f"the probe took longer than {self.timeout_s} s (statement_timeout); the "
+                "server may be overloaded"
+            )
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            return (f"the monitoring role may not run the probe: {self._redact(str(exc))}. "
-                    "Grant it pg_monitor.")
+            return (
+                f"the monitoring role may not run the probe: {self._redact(str(exc))}. "
+                "Grant it pg_monitor."
+            )
         return f"the probe failed: {type(exc).__name__}: {self._redact(str(exc).strip())}"
 
     def _abort_reason(self) -> str:
@@ -178,10 +217,8 @@ class Prober:
 
     def _redact(self, text: str) -> str:
         password = None
-        try:
+        with contextlib.suppress(psycopg.ProgrammingError):
             password = conninfo_to_dict(self.cluster.dsn).get("password")
-        except psycopg.ProgrammingError:
-            pass
         return redact_text(text, [*self._secrets, *([str(password)] if password else [])])
 
     def abort(self) -> None:
@@ -202,10 +239,8 @@ class Prober:
         with self._lock:
             conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(psycopg.Error):
                 conn.close()
-            except psycopg.Error:
-                pass
 
     def close(self) -> None:
         self._drop()

@@ -65,7 +65,8 @@ class AlertRecord:
     def level(self) -> Level:
         """The usage level it was at (OK once recovered, and for reachability)."""
         return {Status.WARNING: Level.WARNING, Status.CRITICAL: Level.CRITICAL}.get(
-            self.status, Level.OK)
+            self.status, Level.OK
+        )
 
 
 def to_state(record: AlertRecord) -> AlertState:
@@ -80,9 +81,16 @@ def to_state(record: AlertRecord) -> AlertState:
         "reason": record.reason,
     }
     return AlertState(
-        cluster=record.cluster, entity_kind=record.kind.value, entity=record.entity,
-        level=record.status.value, since=record.since, updated_at=record.updated_at, data=data,
-        channel=record.channel, message_ts=record.message_ts, version=record.version,
+        cluster=record.cluster,
+        entity_kind=record.kind.value,
+        entity=record.entity,
+        level=record.status.value,
+        since=record.since,
+        updated_at=record.updated_at,
+        data=data,
+        channel=record.channel,
+        message_ts=record.message_ts,
+        version=record.version,
     )
 
 
@@ -96,11 +104,19 @@ def from_state(state: AlertState) -> AlertRecord | None:
     data: Mapping[str, Any] = state.data
     recovered_at = data.get("recovered_at")
     return AlertRecord(
-        cluster=state.cluster, kind=kind, entity=state.entity, status=status,
-        since=state.since, updated_at=state.updated_at, channel=state.channel,
-        message_ts=state.message_ts, version=state.version,
-        limit=int(data.get("limit", 0)), current=int(data.get("current", 0)),
-        peak=int(data.get("peak", 0)), samples=_samples(data.get("samples", [])),
+        cluster=state.cluster,
+        kind=kind,
+        entity=state.entity,
+        status=status,
+        since=state.since,
+        updated_at=state.updated_at,
+        channel=state.channel,
+        message_ts=state.message_ts,
+        version=state.version,
+        limit=int(data.get("limit", 0)),
+        current=int(data.get("current", 0)),
+        peak=int(data.get("peak", 0)),
+        samples=_samples(data.get("samples", [])),
         fingerprint=str(data.get("fingerprint", "")),
         notified_at=float(data.get("notified_at", 0.0)),
         recovered_at=float(recovered_at) if recovered_at is not None else None,

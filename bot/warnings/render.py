@@ -28,15 +28,17 @@ from bot.warnings.model import (
 from bot.warnings.trend import Trend
 
 MAX_FIELD = 2000  # Slack's limit for a section field
-_ICON = {Level.OK: ":white_check_mark:", Level.WARNING: ":large_orange_circle:",
-         Level.CRITICAL: ":red_circle:"}
+_ICON = {
+    Level.OK: ":white_check_mark:",
+    Level.WARNING: ":large_orange_circle:",
+    Level.CRITICAL: ":red_circle:",
+}
 _TITLE = {Level.OK: "OK", Level.WARNING: "Warning", Level.CRITICAL: "Critical"}
 
 
 @dataclass(frozen=True, slots=True)
 class WarningView:
-    """Everything a warning message says. `now` None leaves the time over out: what the
-    message says apart from the clock, to tell whether an edit is worth making."""
+    """Everything a warning message says; `now` None leaves the time over out."""
 
     cluster: str
     usage: Usage
@@ -121,8 +123,10 @@ def leak_phrase(usage: Usage, trend: Trend) -> str:
     if top is not None:
         app = f"`{escape(top.application)}`" if top.application else "a client"
         source = f"; most are {app} from {escape(top.client)}"
-    return (f":droplet: Idle sessions climbed steadily (+{trend.idle_rise} in "
-            f"{duration(trend.span_s)}): a probable connection leak{source}.")
+    return (
+        f":droplet: Idle sessions climbed steadily (+{trend.idle_rise} in "
+        f"{duration(trend.span_s)}): a probable connection leak{source}."
+    )
 
 
 def triage_command(cluster: str, usage: Usage) -> str:
@@ -132,8 +136,21 @@ def triage_command(cluster: str, usage: Usage) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def fingerprint(notice: Notice) -> str:
-    return hashlib.sha256(notice.text.encode()).hexdigest()[:16]
+def fingerprint(view: WarningView) -> str:
+    """What the message says that is worth an edit: level, usage, direction, the time to limit
+    as shown, the leak, the holders. The rate's decimals, the window and the time over change
+    on every probe; they are refreshed with the rest on the next edit."""
+    holders = [(h.application, h.client, h.state, h.count) for h in view.usage.holders]
+    said = (
+        view.level.value,
+        view.usage.current,
+        view.usage.limit,
+        view.trend.direction,
+        limit_phrase(view.usage, view.trend),
+        view.trend.leak,
+        holders,
+    )
+    return hashlib.sha256(repr(said).encode()).hexdigest()[:16]
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -141,8 +158,7 @@ def _mrkdwn(text: str) -> dict[str, Any]:
 
 
 def _fields(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    return {"type": "section",
-            "fields": [_mrkdwn(f"*{k}*\n{v}"[:MAX_FIELD]) for k, v in pairs]}
+    return {"type": "section", "fields": [_mrkdwn(f"*{k}*\n{v}"[:MAX_FIELD]) for k, v in pairs]}
 
 
 def _context(text: str) -> dict[str, Any]:
@@ -156,16 +172,25 @@ def warning(view: WarningView) -> Notice:
     """The incident's message, posted once and edited in place while it lasts."""
     u, trend = view.usage, view.trend
     cluster = escape(view.cluster)
-    headline = (f"{_ICON[view.level]} *{_TITLE[view.level]}* · *{cluster}* · {who(u)} is at "
-                f"*{share(u)}* of its connections")
+    headline = (
+        f"{_ICON[view.level]} *{_TITLE[view.level]}* · *{cluster}* · {who(u)} is at "
+        f"*{share(u)}* of its connections"
+    )
     if u.kind is EntityKind.SERVER:
-        headline = (f"{_ICON[view.level]} *{_TITLE[view.level]}* · *{cluster}* · the server is "
-                    f"at *{share(u)}* of the slots ordinary roles may use")
-    facts = [("Trend", trend_phrase(trend)), ("Time to limit", limit_phrase(u, trend)),
-             ("Peak", f"{view.peak}/{u.limit}")]
+        headline = (
+            f"{_ICON[view.level]} *{_TITLE[view.level]}* · *{cluster}* · the server is "
+            f"at *{share(u)}* of the slots ordinary roles may use"
+        )
+    facts = [
+        ("Trend", trend_phrase(trend)),
+        ("Time to limit", limit_phrase(u, trend)),
+        ("Peak", f"{view.peak}/{u.limit}"),
+    ]
     if view.now is not None:
         clock = time.strftime("%H:%M UTC", time.gmtime(view.since))
-        facts.append(("Over the line for", f"{duration(view.now - view.since)} (since {clock})"))
+        over = view.now - view.since
+        for_ = duration(over) if over >= 60 else "under a minute"
+        facts.append(("Over the line for", f"{for_} (since {clock})"))
     blocks: list[dict[str, Any]] = [*sections(headline), _fields(facts)]
     if trend.leak:
         blocks += sections(leak_phrase(u, trend))
@@ -173,21 +198,26 @@ def warning(view: WarningView) -> Notice:
         blocks += sections("*Top holders*\n" + "\n".join(holder_line(h) for h in u.holders))
     command = triage_command(view.cluster, u)
     blocks.append(_context(f"Full triage: `{escape(command)}`"))
-    text = (f"{_TITLE[view.level]}: {cluster} {escape(u.label)} at {share(u)}; "
-            f"{limit_phrase(u, trend)}")
+    text = (
+        f"{_TITLE[view.level]}: {cluster} {escape(u.label)} at {share(u)}; {limit_phrase(u, trend)}"
+    )
     return Notice(text=text, blocks=tuple(blocks))
 
 
 def escalated(view: WarningView) -> Notice:
     """The reply in the thread when a warning turns critical (an edit notifies nobody)."""
-    text = (f":red_circle: Now critical: {who(view.usage)} is at *{share(view.usage)}*; "
-            f"{limit_phrase(view.usage, view.trend)}.")
+    text = (
+        f":red_circle: Now critical: {who(view.usage)} is at *{share(view.usage)}*; "
+        f"{limit_phrase(view.usage, view.trend)}."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
 def reopened(view: WarningView) -> Notice:
-    text = (f"{_ICON[view.level]} Over the line again: {who(view.usage)} is at "
-            f"*{share(view.usage)}*; {limit_phrase(view.usage, view.trend)}.")
+    text = (
+        f"{_ICON[view.level]} Over the line again: {who(view.usage)} is at "
+        f"*{share(view.usage)}*; {limit_phrase(view.usage, view.trend)}."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
@@ -218,18 +248,22 @@ def recovered(view: RecoveryView) -> Notice:
         now = "it no longer has a connection limit (or no longer exists)"
     else:
         now = f"now at {share(view.usage)}"
-    text = (f":white_check_mark: Recovered: {_recovery_who(view)} is back below its threshold "
-            f"after {duration(view.now - view.since)} over the line (peak "
-            f"{view.peak}/{view.limit}); {now}.")
+    text = (
+        f":white_check_mark: Recovered: {_recovery_who(view)} is back below its threshold "
+        f"after {duration(view.now - view.since)} over the line (peak "
+        f"{view.peak}/{view.limit}); {now}."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
 def resolved(view: RecoveryView) -> Notice:
     """The incident's message once it is over (edited in place)."""
     clock = time.strftime("%H:%M UTC", time.gmtime(view.since))
-    text = (f":white_check_mark: *Recovered* · *{escape(view.cluster)}* · "
-            f"{_recovery_who(view)} was over the line for {duration(view.now - view.since)} "
-            f"from {clock}, peak {view.peak}/{view.limit}.")
+    text = (
+        f":white_check_mark: *Recovered* · *{escape(view.cluster)}* · "
+        f"{_recovery_who(view)} was over the line for {duration(view.now - view.since)} "
+        f"from {clock}, peak {view.peak}/{view.limit}."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
@@ -237,9 +271,11 @@ def unreachable(cluster: str, reason: str, since: float) -> Notice:
     """The message for a cluster the probe cannot reach (edited when the reason changes)."""
     clock = time.strftime("%H:%M UTC", time.gmtime(since))
     command = shlex.join(["pgconn", "check", cluster])
-    text = (f":no_entry: *{escape(cluster)}* cannot be probed (since {clock}): "
-            f"{escape(reason)}\nIts warnings are paused until it answers. Check the server, "
-            f"the network and the monitoring role's DSN; `{escape(command)}` tries again.")
+    text = (
+        f":no_entry: *{escape(cluster)}* cannot be probed (since {clock}): "
+        f"{escape(reason)}\nIts warnings are paused until it answers. Check the server, "
+        f"the network and the monitoring role's DSN; `{escape(command)}` tries again."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
@@ -250,16 +286,20 @@ def unreachable_again(cluster: str, reason: str) -> Notice:
 
 def reachable(cluster: str, since: float, now: float) -> Notice:
     """The reply in the thread when the cluster answers again."""
-    text = (f":white_check_mark: *{escape(cluster)}* answers the probe again, after "
-            f"{duration(now - since)}; its warnings are back on.")
+    text = (
+        f":white_check_mark: *{escape(cluster)}* answers the probe again, after "
+        f"{duration(now - since)}; its warnings are back on."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
 def reachable_resolved(cluster: str, since: float, now: float) -> Notice:
     """The unreachable message once the cluster answers again (edited in place)."""
     clock = time.strftime("%H:%M UTC", time.gmtime(since))
-    text = (f":white_check_mark: *Reachable again* · *{escape(cluster)}* could not be probed "
-            f"for {duration(now - since)} from {clock}.")
+    text = (
+        f":white_check_mark: *Reachable again* · *{escape(cluster)}* could not be probed "
+        f"for {duration(now - since)} from {clock}."
+    )
     return Notice(text=text, blocks=tuple(sections(text)))
 
 
@@ -274,15 +314,20 @@ def _entity_row(cluster: str, e: Evaluation) -> str:
     elif e.trend.seconds_to_limit is not None:
         ttl = f"full in {approx(e.trend.seconds_to_limit)}"
     top = ", ".join(
-        f"{h.count}×{h.application or '-'}@{h.client}/{h.state or '?'}" for h in u.holders[:2])
-    return (f"{cluster:<16} {u.label:<32} {u.current:>5}/{u.limit:<5} {u.share:>5.0%}  "
-            f"{e.level.value.upper():<8} {ttl:<18} {top}").rstrip()
+        f"{h.count}×{h.application or '-'}@{h.client}/{h.state or '?'}" for h in u.holders[:2]
+    )
+    return (
+        f"{cluster:<16} {u.label:<32} {u.current:>5}/{u.limit:<5} {u.share:>5.0%}  "
+        f"{e.level.value.upper():<8} {ttl:<18} {top}"
+    ).rstrip()
 
 
 def check_text(results: Sequence[ClusterResult]) -> str:
     """One line per entity: cluster, entity, usage, level, time to limit, top holders."""
-    lines = [f"{'CLUSTER':<16} {'ENTITY':<32} {'USAGE':>11} {'SHARE':>5}  {'LEVEL':<8} "
-             f"{'TO LIMIT':<18} TOP HOLDERS"]
+    lines = [
+        f"{'CLUSTER':<16} {'ENTITY':<32} {'USAGE':>11} {'SHARE':>5}  {'LEVEL':<8} "
+        f"{'TO LIMIT':<18} TOP HOLDERS"
+    ]
     for r in results:
         if isinstance(r.outcome, ProbeFailure):
             lines.append(f"{r.cluster:<16} UNREACHABLE: {r.outcome.reason}")
@@ -299,18 +344,35 @@ def check_dict(results: Sequence[ClusterResult]) -> dict[str, Any]:
             item["reason"] = r.outcome.reason
         if isinstance(r.outcome, Probe):
             limits = r.outcome.limits
-            item["server"] = {"max_connections": limits.max_connections,
-                              "superuser_reserved_connections": limits.superuser_reserved,
-                              "reserved_connections": limits.reserved}
+            item["server"] = {
+                "max_connections": limits.max_connections,
+                "superuser_reserved_connections": limits.superuser_reserved,
+                "reserved_connections": limits.reserved,
+            }
             item["level"] = r.worst.value
         item["entities"] = [
-            {"kind": e.usage.kind.value, "name": e.usage.name, "current": e.usage.current,
-             "limit": e.usage.limit, "share": round(e.usage.share, 4), "level": e.level.value,
-             "threshold": e.levels.threshold, "critical": e.levels.critical,
-             "idle": e.usage.idle, "idle_in_transaction": e.usage.idle_in_transaction,
-             "seconds_to_limit": e.trend.seconds_to_limit,
-             "holders": [{"application": h.application, "client": h.client, "state": h.state,
-                          "count": h.count} for h in e.usage.holders]}
+            {
+                "kind": e.usage.kind.value,
+                "name": e.usage.name,
+                "current": e.usage.current,
+                "limit": e.usage.limit,
+                "share": round(e.usage.share, 4),
+                "level": e.level.value,
+                "threshold": e.levels.threshold,
+                "critical": e.levels.critical,
+                "idle": e.usage.idle,
+                "idle_in_transaction": e.usage.idle_in_transaction,
+                "seconds_to_limit": e.trend.seconds_to_limit,
+                "holders": [
+                    {
+                        "application": h.application,
+                        "client": h.client,
+                        "state": h.state,
+                        "count": h.count,
+                    }
+                    for h in e.usage.holders
+                ],
+            }
             for e in r.evaluations
         ]
         out.append(item)

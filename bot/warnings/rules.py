@@ -38,8 +38,11 @@ class Policy:
 
     @classmethod
     def of(cls, warn: WarningsConfig) -> Policy:
-        return cls(reopen_seconds=warn.reopen_seconds, refresh_seconds=warn.refresh_seconds,
-                   unreachable_after=warn.unreachable_after)
+        return cls(
+            reopen_seconds=warn.reopen_seconds,
+            refresh_seconds=warn.refresh_seconds,
+            unreachable_after=warn.unreachable_after,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +56,24 @@ class Step:
 
 
 def _expired(prev: AlertRecord | None, now: float, policy: Policy) -> bool:
-    return (prev is not None and prev.status is Status.RECOVERED
-            and now - (prev.recovered_at or prev.updated_at) > policy.reopen_seconds)
+    return (
+        prev is not None
+        and prev.status is Status.RECOVERED
+        and now - (prev.recovered_at or prev.updated_at) > policy.reopen_seconds
+    )
 
 
-def decide(prev: AlertRecord | None, usage: Usage, levels: Levels, samples: tuple[Sample, ...],
-           *, cluster: str, channel: str | None, now: float, policy: Policy) -> Step:
+def decide(
+    prev: AlertRecord | None,
+    usage: Usage,
+    levels: Levels,
+    samples: tuple[Sample, ...],
+    *,
+    cluster: str,
+    channel: str | None,
+    now: float,
+    policy: Policy,
+) -> Step:
     """The step for a probed entity. `samples` are its recent ones, newest last."""
     expired = _expired(prev, now, policy)
     was = prev.level if prev is not None and prev.is_open else Level.OK
@@ -68,23 +83,54 @@ def decide(prev: AlertRecord | None, usage: Usage, levels: Levels, samples: tupl
         if prev is None:
             return Step(Action.NONE, level, None)
         if prev.is_open:
-            return Step(Action.RECOVER, level, replace(
-                prev, status=Status.RECOVERED, recovered_at=now, updated_at=now,
-                limit=usage.limit, current=usage.current, samples=samples))
-        return Step(Action.FORGET if expired else Action.NONE, level,
-                    None if expired else prev)
+            return Step(
+                Action.RECOVER,
+                level,
+                replace(
+                    prev,
+                    status=Status.RECOVERED,
+                    recovered_at=now,
+                    updated_at=now,
+                    limit=usage.limit,
+                    current=usage.current,
+                    samples=samples,
+                ),
+            )
+        return Step(Action.FORGET if expired else Action.NONE, level, None if expired else prev)
 
     status = Status.of(level)
     if prev is None or expired:
-        return Step(Action.OPEN, level, AlertRecord(
-            cluster=cluster, kind=usage.kind, entity=usage.name, status=status, since=now,
-            updated_at=now, channel=channel, version=prev.version if prev else 0,
-            limit=usage.limit, current=usage.current, peak=usage.current, samples=samples))
-    moved = replace(prev, status=status, updated_at=now, limit=usage.limit,
-                    current=usage.current, peak=max(prev.peak, usage.current), samples=samples)
+        return Step(
+            Action.OPEN,
+            level,
+            AlertRecord(
+                cluster=cluster,
+                kind=usage.kind,
+                entity=usage.name,
+                status=status,
+                since=now,
+                updated_at=now,
+                channel=channel,
+                version=prev.version if prev else 0,
+                limit=usage.limit,
+                current=usage.current,
+                peak=usage.current,
+                samples=samples,
+            ),
+        )
+    moved = replace(
+        prev,
+        status=status,
+        updated_at=now,
+        limit=usage.limit,
+        current=usage.current,
+        peak=max(prev.peak, usage.current),
+        samples=samples,
+    )
     if prev.status is Status.RECOVERED:
-        return Step(Action.REOPEN, level, replace(moved, since=now, recovered_at=None,
-                                                  peak=usage.current))
+        return Step(
+            Action.REOPEN, level, replace(moved, since=now, recovered_at=None, peak=usage.current)
+        )
     if prev.message_ts is None and prev.channel is not None:
         return Step(Action.OPEN, level, moved)  # the first post did not go out: try again
     if level.rank > prev.level.rank:
@@ -96,33 +142,63 @@ def decide_gone(prev: AlertRecord, *, now: float, policy: Policy) -> Step:
     """The step for a stored entity the probe no longer lists (its limit was removed, or it was
     dropped): an open incident is over."""
     if prev.is_open:
-        return Step(Action.RECOVER, Level.OK, replace(
-            prev, status=Status.RECOVERED, recovered_at=now, updated_at=now))
+        return Step(
+            Action.RECOVER,
+            Level.OK,
+            replace(prev, status=Status.RECOVERED, recovered_at=now, updated_at=now),
+        )
     expired = _expired(prev, now, policy)
     return Step(Action.FORGET if expired else Action.NONE, Level.OK, None if expired else prev)
 
 
-def decide_unreachable(prev: AlertRecord | None, failure: ProbeFailure, failures_in_row: int,
-                       *, channel: str | None, now: float, policy: Policy) -> Step:
+def decide_unreachable(
+    prev: AlertRecord | None,
+    failure: ProbeFailure,
+    failures_in_row: int,
+    *,
+    channel: str | None,
+    now: float,
+    policy: Policy,
+) -> Step:
     """A failed probe: reported once the cluster has failed `unreachable_after` rounds in a row;
     afterwards its message is edited only when the reason changes."""
     if prev is not None and prev.is_open:
         if prev.message_ts is None and prev.channel is not None:
-            return Step(Action.OPEN, Level.CRITICAL, replace(prev, reason=failure.reason,
-                                                             updated_at=now))
+            return Step(
+                Action.OPEN, Level.CRITICAL, replace(prev, reason=failure.reason, updated_at=now)
+            )
         action = Action.UPDATE if failure.reason != prev.reason else Action.NONE
-        return Step(action, Level.CRITICAL, replace(prev, reason=failure.reason,
-                                                    updated_at=now))
+        return Step(action, Level.CRITICAL, replace(prev, reason=failure.reason, updated_at=now))
     if failures_in_row < policy.unreachable_after:
         return Step(Action.NONE, Level.OK, prev)
     if prev is not None and not _expired(prev, now, policy):
-        return Step(Action.REOPEN, Level.CRITICAL, replace(
-            prev, status=Status.UNREACHABLE, since=now, updated_at=now, recovered_at=None,
-            reason=failure.reason))
-    return Step(Action.OPEN, Level.CRITICAL, AlertRecord(
-        cluster=failure.cluster, kind=EntityKind.CLUSTER, entity="", status=Status.UNREACHABLE,
-        since=now, updated_at=now, channel=channel, version=prev.version if prev else 0,
-        reason=failure.reason))
+        return Step(
+            Action.REOPEN,
+            Level.CRITICAL,
+            replace(
+                prev,
+                status=Status.UNREACHABLE,
+                since=now,
+                updated_at=now,
+                recovered_at=None,
+                reason=failure.reason,
+            ),
+        )
+    return Step(
+        Action.OPEN,
+        Level.CRITICAL,
+        AlertRecord(
+            cluster=failure.cluster,
+            kind=EntityKind.CLUSTER,
+            entity="",
+            status=Status.UNREACHABLE,
+            since=now,
+            updated_at=now,
+            channel=channel,
+            version=prev.version if prev else 0,
+            reason=failure.reason,
+        ),
+    )
 
 
 def decide_reachable(prev: AlertRecord, *, now: float, policy: Policy) -> Step:

@@ -3,17 +3,22 @@ limit, and whether idle sessions are piling up (a leak). Pure; the caller passes
 
 The slope is Theil-Sen's (the median of the slopes between every pair of samples): a one-off
 burst, such as a deploy opening its pool, moves it far less than it would a least-squares fit,
-and with at most a few dozen samples the pairs cost nothing.
+and with at most a few dozen samples the pairs cost nothing. Over the whole window it is slow to
+see a turn, though: a role that climbed for ten minutes and has been falling for three would
+still read "rising". So the last few samples get their own slope, and when the two disagree in
+sign, the recent one is the trend.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
 MIN_SAMPLES = 3
+RECENT = 4  # samples in the short window that catches a turn
 # A leak is called out only for a climb of idle sessions that is steady (most steps up or flat),
 # sizeable, and that makes up most of the entity's growth.
 LEAK_MIN_SAMPLES = 4
@@ -59,7 +64,7 @@ def slope(points: Sequence[tuple[float, float]]) -> float | None:
     pairs = [
         (y2 - y1) / (x2 - x1)
         for i, (x1, y1) in enumerate(points)
-        for x2, y2 in points[i + 1:]
+        for x2, y2 in points[i + 1 :]
         if x2 != x1
     ]
     return median(pairs) if pairs else None
@@ -70,23 +75,32 @@ def trend(samples: Sequence[Sample], limit: int) -> Trend:
     if len(samples) < MIN_SAMPLES:
         return NO_TREND
     span = samples[-1].at - samples[0].at
-    per_s = slope([(s.at, float(s.current)) for s in samples])
+    points = [(s.at, float(s.current)) for s in samples]
+    per_s = slope(points)
     if per_s is None or span <= 0:
         return NO_TREND
+    recent = slope(points[-RECENT:]) if len(points) > RECENT else None
+    if recent is not None and recent * per_s < 0:
+        per_s, span = recent, samples[-1].at - samples[-RECENT].at
     latest = samples[-1].current
     rising = per_s * span >= 1
     to_limit: float | None = None
     if rising and limit > 0:
         to_limit = max(limit - latest, 0) / per_s
     idle_rise = samples[-1].idle - samples[0].idle
-    return Trend(per_minute=per_s * 60, seconds_to_limit=to_limit, span_s=span,
-                 idle_rise=idle_rise, leak=_leaking(samples, idle_rise))
+    return Trend(
+        per_minute=per_s * 60,
+        seconds_to_limit=to_limit,
+        span_s=span,
+        idle_rise=idle_rise,
+        leak=_leaking(samples, idle_rise),
+    )
 
 
 def _leaking(samples: Sequence[Sample], idle_rise: int) -> bool:
     if len(samples) < LEAK_MIN_SAMPLES or idle_rise < LEAK_MIN_RISE:
         return False
-    steps = [b.idle - a.idle for a, b in zip(samples, samples[1:], strict=False)]
+    steps = [b.idle - a.idle for a, b in itertools.pairwise(samples)]
     steady = sum(1 for d in steps if d >= 0) >= math.ceil(LEAK_STEADY_SHARE * len(steps))
     growth = samples[-1].current - samples[0].current
     return steady and idle_rise >= LEAK_SHARE_OF_GROWTH * max(growth, 1)

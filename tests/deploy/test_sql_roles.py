@@ -4,7 +4,6 @@ doing what pgconn needs of them (and nothing more)."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,17 @@ pytestmark = pytest.mark.pg
 
 def psql(cluster: throwaway.ThrowawayCluster, script: str, **variables: str) -> str:
     """Runs a script the way the README says: psql, ON_ERROR_STOP, as the superuser."""
-    argv = [cluster.binaries.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-            "-d", cluster.dsn(), "-f", str(SQL_DIR / script)]
+    argv = [
+        cluster.binaries.tool("psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        cluster.dsn(),
+        "-f",
+        str(SQL_DIR / script),
+    ]
     for name, value in variables.items():
         argv += ["-v", f"{name}={value}"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
@@ -33,21 +41,23 @@ def psql(cluster: throwaway.ThrowawayCluster, script: str, **variables: str) -> 
     return done.stderr
 
 
-def connect(cluster: throwaway.ThrowawayCluster, user: str, password: str,
-            **params: str) -> psycopg.Connection[Any]:
+def connect(
+    cluster: throwaway.ThrowawayCluster, user: str, password: str, **params: str
+) -> psycopg.Connection[Any]:
     return psycopg.connect(cluster.dsn(user=user, password=password, **params), autocommit=True)
 
 
 @pytest.fixture(scope="module")
-def installed(cluster: throwaway.ThrowawayCluster) -> Iterator[tuple[throwaway.ThrowawayCluster,
-                                                                     str, str]]:
+def installed(
+    cluster: throwaway.ThrowawayCluster,
+) -> tuple[throwaway.ThrowawayCluster, str, str]:
     """Both scripts, run twice (they must be re-runnable), with one app role named."""
     app = pg.unique("app")
     app_pw = pg.create_role(cluster, app, limit=5)
     for _ in range(2):
         psql(cluster, "monitoring-role.sql", password=MONITOR_PW)
         psql(cluster, "remediation-role.sql", password=ADMIN_PW, app_roles=f"{app}, ")
-    yield cluster, app, app_pw
+    return cluster, app, app_pw
 
 
 def test_monitoring_role_attributes(installed: tuple[Any, str, str]) -> None:
@@ -57,23 +67,33 @@ def test_monitoring_role_attributes(installed: tuple[Any, str, str]) -> None:
             "SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolreplication,"
             " rolbypassrls, rolconnlimit, rolconfig,"
             " pg_has_role(oid, 'pg_monitor', 'USAGE')"
-            " FROM pg_roles WHERE rolname = 'pgconn_monitor'").fetchone()
+            " FROM pg_roles WHERE rolname = 'pgconn_monitor'"
+        ).fetchone()
     assert row is not None
     login, superuser, createrole, createdb, replication, bypassrls, limit, config, monitor = row
-    assert login and monitor
-    assert not (superuser or createrole or createdb or replication or bypassrls)
+    assert login
+    assert monitor
+    assert not superuser
+    assert not createrole
+    assert not createdb
+    assert not replication
+    assert not bypassrls
     assert limit == 3
     assert {"default_transaction_read_only=on", "statement_timeout=5s"} <= set(config)
 
 
 def test_monitoring_role_sees_other_roles_sessions(installed: tuple[Any, str, str]) -> None:
     cluster, app, app_pw = installed
-    with connect(cluster, app, app_pw, application_name="checkout") as busy, \
-            connect(cluster, "pgconn_monitor", MONITOR_PW) as mon:
+    with (
+        connect(cluster, app, app_pw, application_name="checkout") as busy,
+        connect(cluster, "pgconn_monitor", MONITOR_PW) as mon,
+    ):
         busy.execute("SELECT 'the app query'")
         row = mon.execute(
             "SELECT usename, application_name, state, query, client_addr IS NOT NULL"
-            " FROM pg_stat_activity WHERE pid = %s", [busy.info.backend_pid]).fetchone()
+            " FROM pg_stat_activity WHERE pid = %s",
+            [busy.info.backend_pid],
+        ).fetchone()
         assert row == (app, "checkout", "idle", "SELECT 'the app query'", True)
         # Settings pgconn reads to size the limits are visible too.
         assert mon.execute("SHOW superuser_reserved_connections").fetchone() is not None
@@ -87,8 +107,10 @@ def test_monitoring_role_cannot_write(installed: tuple[Any, str, str]) -> None:
         conn.execute(sql.SQL("CREATE TABLE {} (id int)").format(sql.Identifier(table)))
         conn.execute(sql.SQL("GRANT SELECT ON {} TO PUBLIC").format(sql.Identifier(table)))
     insert = sql.SQL("INSERT INTO {} VALUES (1)").format(sql.Identifier(table))
-    with connect(cluster, "pgconn_monitor", MONITOR_PW) as mon, \
-            connect(cluster, app, app_pw) as busy:
+    with (
+        connect(cluster, "pgconn_monitor", MONITOR_PW) as mon,
+        connect(cluster, app, app_pw) as busy,
+    ):
         # First line: every transaction is read-only by default.
         with pytest.raises(errors.ReadOnlySqlTransaction):
             mon.execute(insert)
@@ -113,7 +135,8 @@ def test_remediation_role_terminates_an_app_session(installed: tuple[Any, str, s
         ended = adm.execute(
             "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE usename = %s AND state = 'idle' AND pid <> pg_backend_pid()",
-            [app]).fetchall()
+            [app],
+        ).fetchall()
         assert ended == [(idle.info.backend_pid, True)]
         with pytest.raises(psycopg.OperationalError):
             idle.execute("SELECT 1")
@@ -132,10 +155,12 @@ def test_remediation_role_alters_the_app_role(installed: tuple[Any, str, str]) -
     ident = sql.Identifier(app)
     with connect(cluster, "pgconn_admin", ADMIN_PW) as adm:
         adm.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT 7").format(ident))
-        adm.execute(sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '5min'")
-                    .format(ident))
-        row = adm.execute("SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = %s",
-                          [app]).fetchone()
+        adm.execute(
+            sql.SQL("ALTER ROLE {} SET idle_in_transaction_session_timeout = '5min'").format(ident)
+        )
+        row = adm.execute(
+            "SELECT rolconnlimit, rolconfig FROM pg_roles WHERE rolname = %s", [app]
+        ).fetchone()
         assert row == (7, ["idle_in_transaction_session_timeout=5min"])
         # Administering the app role does not make pgconn_admin the app role.
         with pytest.raises(errors.InsufficientPrivilege):
@@ -145,8 +170,7 @@ def test_remediation_role_alters_the_app_role(installed: tuple[Any, str, str]) -
             adm.execute("ALTER ROLE postgres CONNECTION LIMIT 1")
 
 
-def test_pg16_admin_option_is_what_lets_it_alter_a_role(
-        installed: tuple[Any, str, str]) -> None:
+def test_pg16_admin_option_is_what_lets_it_alter_a_role(installed: tuple[Any, str, str]) -> None:
     """On 16+, a role not named in app_roles is out of reach; on 15, CREATEROLE reaches it."""
     cluster, _, _ = installed
     other = pg.unique("other")
@@ -162,9 +186,19 @@ def test_pg16_admin_option_is_what_lets_it_alter_a_role(
 
 def test_misspelt_app_role_fails_the_script(installed: tuple[Any, str, str]) -> None:
     cluster, _, _ = installed
-    argv = [cluster.binaries.tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d",
-            cluster.dsn(), "-v", "app_roles=no_such_role_x", "-f",
-            str(SQL_DIR / "remediation-role.sql")]
+    argv = [
+        cluster.binaries.tool("psql"),
+        "-X",
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-d",
+        cluster.dsn(),
+        "-v",
+        "app_roles=no_such_role_x",
+        "-f",
+        str(SQL_DIR / "remediation-role.sql"),
+    ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     if cluster.major >= 16:
         assert done.returncode != 0
@@ -176,8 +210,11 @@ def test_misspelt_app_role_fails_the_script(installed: tuple[Any, str, str]) -> 
 def test_reserved_connections_let_the_bot_in_when_the_server_is_full() -> None:
     """PostgreSQL 16+: the scripts' pg_use_reserved_connections grants, on a server that
     reserves slots as the notes say, get both roles in after the ordinary slots are gone."""
-    settings = {"max_connections": "8", "superuser_reserved_connections": "2",
-                "reserved_connections": "3"}
+    settings = {
+        "max_connections": "8",
+        "superuser_reserved_connections": "2",
+        "reserved_connections": "3",
+    }
     server = pg.start(18, settings)
     try:
         app = pg.unique("app")
@@ -187,10 +224,13 @@ def test_reserved_connections_let_the_bot_in_when_the_server_is_full() -> None:
         with pg.holding(server) as h:
             h.open(8 - 2 - 3, app, app_pw)
             assert "pg_use_reserved_connections" in h.refused(app, app_pw)
-            with connect(server, "pgconn_monitor", MONITOR_PW) as mon, \
-                    connect(server, "pgconn_admin", ADMIN_PW) as adm:
-                count = mon.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s",
-                                    [app]).fetchone()
+            with (
+                connect(server, "pgconn_monitor", MONITOR_PW) as mon,
+                connect(server, "pgconn_admin", ADMIN_PW) as adm,
+            ):
+                count = mon.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE usename = %s", [app]
+                ).fetchone()
                 assert count == (3,)
                 assert adm.execute("SELECT 1").fetchone() == (1,)
     finally:

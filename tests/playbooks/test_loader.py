@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import textwrap
@@ -18,6 +19,7 @@ from bot.triage.facts import (
     DatabaseFacts,
     NotConfirmedFacts,
     Placeholder,
+    PoolerFacts,
     RoleFacts,
     SessionFacts,
     context,
@@ -25,8 +27,9 @@ from bot.triage.facts import (
     server_facts,
     variables,
 )
+from bot.triage.pooler import pooler_server_fields
 from bot.triage.thresholds import DEFAULT_THRESHOLDS
-from tests.factories import repo_playbooks, sessions, snapshot
+from tests.factories import pooler_snapshot, repo_playbooks, sessions, snapshot
 
 GOOD = """\
 id: good
@@ -213,6 +216,18 @@ def _live_extras() -> dict[type, list[object]]:
                 "role_limit", "a role", Placeholder("current"), Placeholder("no limit")
             ),
         ],
+        PoolerFacts: [
+            PoolerFacts(
+                "appdb/app_user", "appdb", "app_user", "transaction", 20, 5, 20, 7, 12, 27,
+                "max_db_connections", 40, 40, 95, 100, 130, 120, "LISTEN orders (2)",
+            ),
+            PoolerFacts(
+                "appdb/app_user", "appdb", "app_user", "session", 20, 0, 20, 0, 0,
+                Placeholder("new pool size: PostgreSQL has no room"), "max_user_connections",
+                20, 20, 12, 100, 130, 0, "session advisory lock (1)",
+            ),
+            placeholders(PoolerFacts),
+        ],
     }
 
 
@@ -236,11 +251,18 @@ def test_every_playbook_renders_with_and_without_live_data(code: FindingCode) ->
             seen=2,
             detail="max_client_conn",
         )
-        for extra in _live_extras().get(extra_type, [None]) if extra_type else [None]:
-            section = playbook.render(context(server, extra))  # type: ignore[arg-type]
-            assert section.now
-            assert section.title
-            assert "<" not in section.title or "no limit" in section.title
+        # Without a pooler, and with one in front (pool sizes against the role's limit).
+        behind = dataclasses.replace(
+            server, **pooler_server_fields(pooler_snapshot(), snap, "app_user")
+        )
+        for facts in (server, behind):
+            for extra in _live_extras().get(extra_type, [None]) if extra_type else [None]:
+                section = playbook.render(context(facts, extra))  # type: ignore[arg-type]
+                assert section.now
+                assert section.title
+                if extra is not None and isinstance(extra, PoolerFacts) and extra.pool == "<pool>":
+                    continue  # a pooler finding from the paste alone: no pool to name
+                assert "<" not in section.title or "no limit" in section.title
     bare = server_facts(None, t, cluster=None)
     unknown_extra = placeholders(extra_type) if extra_type else None
     section = playbook.render(context(bare, unknown_extra))

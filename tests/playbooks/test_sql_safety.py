@@ -17,10 +17,20 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.diagnostics.model import Snapshot
+from bot.diagnostics.model import SessionFeature, Snapshot
+from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal, SignalKind
 from bot.triage import SuggestedSql, triage
-from tests.factories import repo_playbooks, session, sessions, signal, snapshot
+from tests.factories import (
+    pool,
+    pooler_server,
+    pooler_snapshot,
+    repo_playbooks,
+    session,
+    sessions,
+    signal,
+    snapshot,
+)
 
 HOSTILE = [
     'a"b',
@@ -47,7 +57,10 @@ class Names:
     application: str
 
 
-Scenario = Callable[[Names], tuple[Sequence[Signal], Snapshot | None]]
+Scenario = Callable[
+    [Names],
+    tuple[Sequence[Signal], Snapshot | None] | tuple[Sequence[Signal], Snapshot | None, PoolerSnapshot],
+]
 
 
 def _leak(n: Names, version: int) -> tuple[Sequence[Signal], Snapshot | None]:
@@ -96,7 +109,45 @@ def _server_full(n: Names) -> tuple[Sequence[Signal], Snapshot | None]:
     return [], snapshot(rows, max_connections=20, oldest_listed=50, can_use_reserved=False)
 
 
+def _pooler(kind: str) -> Scenario:
+    """PgBouncer in front: the pool's user and database carry the names."""
+
+    def build(
+        n: Names,
+    ) -> tuple[Sequence[Signal], Snapshot | None, PoolerSnapshot]:
+        db, role = n.database, n.role
+        rows = sessions(10, role=role, database=db, state="active", application=n.application)
+        features: list[SessionFeature] = []
+        if kind == "login":
+            rows += sessions(9, role="other", database=db, state="active")
+            snap = snapshot(rows, role_limits={role: 30}, max_connections=20)
+            bouncer = pooler_snapshot([pool(db, role, cl_active=2, cl_waiting=3, sv_active=5)])
+        elif kind == "limit":
+            snap = snapshot(rows, role_limits={role: 30})
+            bouncer = pooler_snapshot(
+                [pool(db, role, cl_active=10, cl_waiting=4, sv_active=10, maxwait_s=9)],
+                db_max_connections=10,
+            )
+        elif kind == "state":
+            features = [SessionFeature(rows[0].pid, role, db, "listen", "orders")]
+            snap = snapshot(rows, role_limits={role: 30}, session_features=features)
+            bouncer = pooler_snapshot(
+                [pool(db, role, cl_active=2, sv_idle=1)], servers=[pooler_server(rows[0].pid, role, db)]
+            )
+        else:
+            snap = snapshot(rows, role_limits={role: 30})
+            waiting = 4 if kind == "waiting" else 0
+            bouncer = pooler_snapshot(
+                [pool(db, role, cl_active=20, cl_waiting=waiting, sv_active=20, maxwait_s=9)],
+                used_clients=100,
+            )
+        return [], snap, bouncer
+
+    return build
+
+
 SCENARIOS: dict[str, Scenario] = {
+    **{f"pooler-{k}": _pooler(k) for k in ("login", "limit", "state", "waiting", "full")},
     "leak-pg16": lambda n: _leak(n, 160002),
     "leak-pg13": lambda n: _leak(n, 130012),
     "server-full": _server_full,
@@ -107,8 +158,10 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 def _statements(names: Names, scenario: Scenario) -> list[tuple[str, SuggestedSql]]:
-    signals, snap = scenario(names)
-    report = triage(signals, snap, cluster="prod", playbooks=repo_playbooks())
+    signals, snap, *rest = scenario(names)
+    report = triage(
+        signals, snap, cluster="prod", playbooks=repo_playbooks(), pooler=rest[0] if rest else None
+    )
     assert not [n for n in report.notes if "failed to render" in n]
     return [
         (f.playbook.playbook, s)

@@ -166,3 +166,17 @@ def test_unreachable_postgres_store_error_has_no_password():
                    "connect_timeout=1")
     assert "Hidden-Pw-77" not in str(info.value)
     assert info.value.__cause__ is None  # psycopg's error would carry the DSN
+
+
+def test_expire_is_a_compare_and_set_after_the_deadline(store):
+    store.create_approval(_request("due", expires_at=1100.0))
+    assert not store.expire("due", now=1099.0)  # not yet
+    assert store.expire("due", now=1100.0)
+    assert not store.expire("due", now=1200.0)  # only one caller expires it
+    expired = store.get_approval("due")
+    assert expired is not None
+    assert (expired.status, expired.decided_at) == (ApprovalStatus.EXPIRED, 1100.0)
+    assert not store.transition("due", P, ApprovalStatus.APPROVED, now=1000.0, actor="U2")
+    store.create_approval(_request("taken", expires_at=1100.0))
+    assert store.transition("taken", P, ApprovalStatus.APPROVED, now=1000.0, actor="U2")
+    assert not store.expire("taken", now=1200.0)  # approved first: it stays approved

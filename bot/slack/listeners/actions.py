@@ -1,13 +1,12 @@
-"""Interactions: a cluster picked for a paste, and the proposed-fix buttons."""
+"""Interactions: a cluster picked for a paste. The proposed-fix buttons are in approvals.py."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.render.blocks import ACTION_PREFIX, NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, notice
+from bot.render.blocks import NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, notice
 from bot.slack import replies
 from bot.slack.context import Context
 from bot.slack.post import ephemeral_reply
@@ -15,10 +14,6 @@ from bot.slack.post import ephemeral_reply
 EXPIRED = (
     "This question has expired or was already answered. Paste the error again, or run "
     "`/pgconn <cluster>`."
-)
-NOT_YET = (
-    "Approving fixes from Slack is not enabled in this pgconn version. The statement is in "
-    "the report above: an approver can run it by hand."
 )
 
 
@@ -51,8 +46,3 @@ def register(app: App, ctx: Context) -> None:
         ack()
         reply = ephemeral_reply(respond, ctx.secrets)
         ctx.submit("cluster picked", pick, ctx, body, reply, tell=reply)
-
-    @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
-    def on_fix(ack: Ack, respond: Respond) -> None:
-        ack()
-        ctx.submit("fix button", ephemeral_reply(respond, ctx.secrets), notice(NOT_YET))

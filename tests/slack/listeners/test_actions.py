@@ -7,7 +7,7 @@ import json
 from tests.slack.conftest import Incident, StartBot, buttons
 
 
-def test_a_fix_button_is_acknowledged_and_says_what_to_do(
+def test_a_fix_button_without_admin_dsn_says_remediation_is_not_configured(
     start_bot: StartBot, incident: Incident
 ) -> None:
     bot = start_bot({"prod": {"dsn": incident.monitor_dsn, "channels": ["CINC"]}})
@@ -40,5 +40,6 @@ def test_a_fix_button_is_acknowledged_and_says_what_to_do(
     assert response.status_code == 200
     [reply] = bot.fake.wait_for(lambda: bot.fake.find("response"))
     assert reply.body["response_type"] == "ephemeral"
-    assert "not enabled in this pgconn version" in reply.shown()
+    assert "Remediation is not configured for prod" in reply.shown()
+    assert "admin_dsn" in reply.shown()
     assert json.loads(button["value"])["cluster"] == "prod"

@@ -1,0 +1,363 @@
+"""Diagnostics connections kept open between uses, so pgconn holds its slot before an incident.
+
+When a server is at max_connections, a new connection is refused exactly when a diagnosis is
+needed. A long-running bot therefore keeps one connection per cluster (and one to PgBouncer's
+console) open. Each use:
+
+- checks the connection without a round trip: not closed or broken, no transaction open, and
+  nothing on the socket saying the server ended it (libpq reads only what has already arrived);
+- runs the work; if the connection turns out dead (the check cannot see a silent network
+  failure), opens a new one and runs the work once more;
+- waits at most `wait_s` for another thread using the same connection, then runs on a one-off
+  connection instead of queueing behind it.
+
+A connection that cannot be opened is retried with exponential backoff and jitter, capped: a
+use during the backoff fails at once with the last refusal (unless the next attempt is due
+within `wait_s`), so a refusing server is not hammered and a user is not kept waiting.
+`Keepers.start()` runs a background thread that reopens lost connections on that schedule and
+pings idle ones before the server's idle_session_timeout would end them.
+
+A Keeper works on any psycopg connection; `Keepers` makes one per cluster for PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import psycopg
+from psycopg.pq import ConnStatus, TransactionStatus
+
+from bot.config import ClusterConfig
+from bot.diagnostics.connection import connect_readonly
+from bot.errors import DiagnosticsError
+from bot.redact import redact_text
+
+log = logging.getLogger("pgconn.keeper")
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Delay before the n-th retry: base × factor^(n-1), capped, with equal jitter (half fixed,
+    half random), so many pgconn processes do not retry in step."""
+
+    base_s: float = 0.5
+    factor: float = 2.0
+    cap_s: float = 30.0
+
+    def delay(self, failures: int, rnd: Callable[[], float] = random.random) -> float:
+        step = min(self.cap_s, self.base_s * self.factor ** max(failures - 1, 0))
+        return step / 2 + rnd() * step / 2
+
+
+@dataclass(frozen=True, slots=True)
+class Use(Generic[T]):
+    """What a use returned and on which connection: `kept` when it ran on a connection that was
+    already open before the call (so pgconn did not need a new slot), `opened_at` when the
+    connection used was opened."""
+
+    value: T
+    kept: bool
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeeperState:
+    """For reports and logs: is a connection held, since when, and the last refusal."""
+
+    connected: bool
+    opened_at: datetime | None
+    failures: int
+    last_error: str | None
+    retry_in_s: float
+
+
+def alive(conn: Connection) -> bool:
+    """Whether `conn` looks usable, without a round trip. Two non-blocking reads: the first
+    takes in a FATAL the server may have sent (terminated, shut down), the second the end of
+    the stream that follows it."""
+    if conn.closed or conn.broken or conn.info.transaction_status != TransactionStatus.IDLE:
+        return False
+    try:
+        for _ in range(2):
+            conn.pgconn.consume_input()
+    except psycopg.OperationalError:
+        return False
+    return conn.pgconn.status == ConnStatus.OK
+
+
+class Keeper:
+    """One kept connection. Thread-safe; `use` is the only way to reach the connection."""
+
+    def __init__(
+        self,
+        name: str,
+        connect: Callable[[], Connection],
+        *,
+        ping: bytes = b"SELECT 1",
+        backoff: Backoff | None = None,
+        wait_s: float = 5.0,
+        keepalive_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rnd: Callable[[], float] = random.random,
+    ) -> None:
+        self.name = name
+        self._connect = connect
+        self._ping = ping
+        self._backoff = backoff or Backoff()
+        self.wait_s = wait_s
+        self._keepalive_s = keepalive_s
+        self._idle_limit_s: float | None = None
+        self._clock = clock
+        self._sleep = sleep
+        self._rnd = rnd
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._opened_at: datetime | None = None
+        self._last_used = 0.0
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._last_error: DiagnosticsError | None = None
+        self._closed = False
+        self.server_version: int | None = None
+
+    # --- public -----------------------------------------------------------------------------
+
+    def use(self, work: Callable[[Connection], T]) -> Use[T]:
+        """Run `work` on the kept connection (opened if needed). Raises what `work` raises, or
+        the connect error (CannotConnectError, PoolerError) when no connection can be had."""
+        if not self._lock.acquire(timeout=self.wait_s):
+            log.info(
+                "%s: kept connection busy for %.0f s; using a one-off one", self.name, self.wait_s
+            )
+            return self._one_off(work)
+        try:
+            if self._closed:
+                return self._one_off(work)
+            conn, kept = self._ready()
+            try:
+                value = work(conn)
+            except Exception:
+                if not kept or not (conn.closed or conn.broken):
+                    raise
+                # Died after the check (a silent network failure): once more, on a new one.
+                log.info("%s: kept connection lost; reconnecting once", self.name)
+                self._drop()
+                conn, kept = self._open(), False
+                value = work(conn)
+            self._last_used = self._clock()
+            return Use(value, kept, self._opened_at or datetime.now(UTC))
+        finally:
+            self._lock.release()
+
+    def warm(self) -> bool:
+        """Open the connection now if it is not open and no retry is pending; True when held."""
+        with self._lock:
+            if self._closed:
+                return False
+            if self._conn is not None and alive(self._conn):
+                return True
+            self._drop()
+            if self._clock() < self._next_attempt:
+                return False
+            try:
+                self._open()
+            except DiagnosticsError:
+                return False
+            return True
+
+    def maintain(self) -> None:
+        """Background upkeep: reopen a lost connection when its retry is due, ping an idle one
+        before the server's idle timeout. Skipped while a use holds the connection."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._closed:
+                return
+            conn = self._conn
+            if conn is None or not alive(conn):
+                self._drop()
+                if self._clock() >= self._next_attempt:
+                    try:
+                        self._open()
+                    except DiagnosticsError as exc:
+                        log.warning("%s: cannot connect: %s", self.name, exc)
+                return
+            if self._clock() - self._last_used >= self._keepalive():
+                try:
+                    conn.execute(self._ping)
+                    self._last_used = self._clock()
+                except psycopg.Error:
+                    self._drop()
+        finally:
+            self._lock.release()
+
+    def expect_idle_limit(self, seconds: float | None) -> None:
+        """The server ends sessions idle this long (its idle_session_timeout for pgconn's
+        role); the keepalive ping comes well before. None or 0: no limit."""
+        self._idle_limit_s = seconds or None
+
+    def state(self) -> KeeperState:
+        with self._lock:
+            return KeeperState(
+                connected=self._conn is not None and not self._conn.closed,
+                opened_at=self._opened_at,
+                failures=self._failures,
+                last_error=str(self._last_error) if self._last_error else None,
+                retry_in_s=max(self._next_attempt - self._clock(), 0.0),
+            )
+
+    def close(self) -> None:
+        """Close the connection; later uses run on one-off connections."""
+        with self._lock:
+            self._closed = True
+            self._drop()
+
+    # --- internals (lock held) --------------------------------------------------------------
+
+    def _keepalive(self) -> float:
+        if self._idle_limit_s:
+            return min(self._keepalive_s, self._idle_limit_s / 3)
+        return self._keepalive_s
+
+    def _ready(self) -> tuple[Connection, bool]:
+        conn = self._conn
+        if conn is not None and alive(conn):
+            return conn, True
+        self._drop()
+        return self._open(), False
+
+    def _open(self) -> Connection:
+        wait = self._next_attempt - self._clock()
+        if wait > 0:
+            if wait > self.wait_s and self._last_error is not None:
+                raise self._last_error.with_traceback(None)
+            self._sleep(wait)
+        try:
+            conn = self._connect()
+        except DiagnosticsError as exc:
+            self._failures += 1
+            self._next_attempt = self._clock() + self._backoff.delay(self._failures, self._rnd)
+            self._last_error = exc
+            raise
+        self._failures = 0
+        self._next_attempt = 0.0
+        self._last_error = None
+        self._conn = conn
+        self._opened_at = datetime.now(UTC)
+        self._last_used = self._clock()
+        self.server_version = conn.info.server_version
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self._opened_at = None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    def _one_off(self, work: Callable[[Connection], T]) -> Use[T]:
+        opened = datetime.now(UTC)
+        with self._connect() as conn:
+            return Use(work(conn), False, opened)
+
+
+class Keepers:
+    """The kept connections of a long-running process, one per cluster. Thread-safe. Close it
+    on shutdown.
+
+    PgBouncer's console is not kept: it is exempt from max_client_conn, so a new console
+    connection gets in when applications are refused, while a kept one would count against
+    max_client_conn (PgBouncer counts console clients too) and take a slot from them."""
+
+    def __init__(
+        self,
+        *,
+        secrets: Sequence[str] = (),
+        backoff: Backoff | None = None,
+        wait_s: float = 5.0,
+        keepalive_s: float = 60.0,
+    ) -> None:
+        self._secrets = tuple(secrets)
+        self._backoff = backoff or Backoff()
+        self._wait_s = wait_s
+        self._keepalive_s = keepalive_s
+        self._lock = threading.Lock()
+        self._keepers: dict[tuple[str, str, str], Keeper] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def postgres(self, cluster: ClusterConfig) -> Keeper:
+        secrets = self._secrets
+        return self._get(
+            ("postgres", cluster.name, cluster.dsn),
+            lambda: Keeper(
+                f"{cluster.name} (PostgreSQL)",
+                lambda: connect_readonly(cluster.dsn, secrets=secrets),
+                backoff=self._backoff,
+                wait_s=self._wait_s,
+                keepalive_s=self._keepalive_s,
+            ),
+        )
+
+    def warm(self, clusters: Iterable[ClusterConfig]) -> None:
+        """Open every cluster's connection now (failures are retried by `start`'s thread)."""
+        for cluster in clusters:
+            keeper = self.postgres(cluster)
+            if not keeper.warm():
+                log.warning(
+                    "%s: not connected yet: %s",
+                    keeper.name,
+                    redact_text(keeper.state().last_error or "", self._secrets),
+                )
+
+    def start(self, interval_s: float = 5.0) -> None:
+        """Start the upkeep thread (daemon): reconnects with backoff, keepalive pings."""
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run, args=(interval_s,), name="pgconn-keeper", daemon=True
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=10)
+        with self._lock:
+            keepers = list(self._keepers.values())
+            self._keepers.clear()
+        for keeper in keepers:
+            keeper.close()
+
+    def _get(self, key: tuple[str, str, str], make: Callable[[], Keeper]) -> Keeper:
+        with self._lock:
+            keeper = self._keepers.get(key)
+            if keeper is None:
+                keeper = self._keepers[key] = make()
+            return keeper
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            with self._lock:
+                keepers = list(self._keepers.values())
+            for keeper in keepers:
+                try:
+                    keeper.maintain()
+                except Exception as exc:  # the upkeep thread must survive anything
+                    log.exception(
+                        "%s: upkeep failed: %s", keeper.name, redact_text(str(exc), self._secrets)
+                    )

@@ -1,0 +1,225 @@
+"""Approval-gated fixes: a report's fix button makes an approval request in the thread (exact
+targets and SQL, Approve / Reject); an allowed approver decides; the result and the fresh
+headroom follow in the thread; a request nobody decides is marked expired.
+
+Every listener acks first; the work (reading the server, running the fix) happens on the
+context's worker pool. The rules themselves live in `bot.remediation`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import threading
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import PgconnError
+from bot.remediation import (
+    Decision,
+    ExpirySweeper,
+    Outcome,
+    Policy,
+    Remediation,
+    RemediationError,
+    proposal_of,
+)
+from bot.render import approval_blocks as blocks
+from bot.render.blocks import ACTION_PREFIX, escape, notice
+from bot.slack.context import Context
+from bot.slack.post import PostError, ephemeral_reply
+from bot.slack.replies import Reply
+from bot.store import ApprovalRequest, open_store
+from bot.triage.model import ActionKind, ProposedAction
+
+log = logging.getLogger("pgconn.slack")
+
+STALE_BUTTON = (
+    "This button is from a report pgconn can no longer read. Run `/pgconn <cluster>` for a "
+    "fresh report and use its buttons."
+)
+
+
+class Approvals:
+    """The remediation core as the Slack adapter uses it. The state store is opened only when
+    some cluster can run fixes, so a bot without any never touches it."""
+
+    def __init__(self, ctx: Context, *, sweep_every_s: float = 30.0) -> None:
+        self.ctx = ctx
+        self.sweep_every_s = sweep_every_s
+        self._lock = threading.Lock()
+        self._remediation: Remediation | None = None
+        self._sweeper: ExpirySweeper | None = None
+
+    def enabled(self) -> bool:
+        config = self.ctx.config
+        return any(Policy.for_cluster(config, n).not_configured() is None for n in config.clusters)
+
+    def remediation(self) -> Remediation:
+        with self._lock:
+            if self._remediation is None:
+                config = self.ctx.config
+                store = open_store(config.state_path, config.state_dsn)
+                self._remediation = Remediation(config, store, group_members=self.members)
+            return self._remediation
+
+    def start(self) -> None:
+        """Expire pending requests (including those from before a restart) in the background."""
+        if self.enabled():
+            self._sweeper = ExpirySweeper(
+                self.remediation(), self.show, interval_s=self.sweep_every_s
+            ).start()
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        with self._lock:
+            if self._remediation is not None:
+                self._remediation.store.close()
+                self._remediation = None
+
+    def members(self, group: str) -> list[str]:
+        """An approver user group's members (usergroups.users.list); an error refuses."""
+        try:
+            users = self.ctx.client.usergroups_users_list(usergroup=group).get("users")
+        except SlackApiError as exc:
+            raise PgconnError(
+                f"usergroups.users.list failed: {exc.response.get('error')}"
+            ) from None
+        return [str(u) for u in users] if isinstance(users, list) else []
+
+    # --- a fix button: the request --------------------------------------------------------
+
+    def request(self, body: dict[str, Any], reply: Reply) -> None:
+        action = body["actions"][0]
+        requester = str(body["user"]["id"])
+        channel = str((body.get("channel") or {}).get("id") or "")
+        try:
+            value = json.loads(str(action.get("value") or ""))
+            cluster = str(value["cluster"])
+            kind = ActionKind(value["kind"])
+            params = value["params"]
+        except (ValueError, KeyError, TypeError):
+            reply(notice(STALE_BUTTON))
+            return
+        if value.get("params_omitted") or not isinstance(params, dict):
+            reply(notice(STALE_BUTTON))
+            return
+        config = self.ctx.config
+        if cluster not in config.clusters or not config.channel_may_use(
+            cluster, self.ctx.channel_keys(channel)
+        ):
+            reply(notice("That cluster may not be used from this channel; nothing was requested."))
+            return
+        reason = Policy.for_cluster(config, cluster).not_configured()
+        if reason:
+            reply(notice(f":no_entry_sign: {escape(reason)}"))
+            return
+        thread_ts = _thread_of(body)
+        fix = ProposedAction(kind, "", "", params)
+        remediation = self.remediation()
+        try:
+            req = remediation.request(cluster, fix, requester, channel=channel, thread_ts=thread_ts)
+        except RemediationError as exc:
+            reply(notice(f":no_entry_sign: {escape(str(exc))}"))
+            return
+        message = blocks.request_message(
+            req, proposal_of(req), remediation.policy(cluster), self.ctx.secrets
+        )
+        try:
+            ts = self.ctx.poster.post(channel, message, thread_ts)
+        except PostError as exc:
+            reply(
+                notice(
+                    f":warning: The approval request could not be posted "
+                    f"({escape(exc.reason)}); it expires unused."
+                )
+            )
+            return
+        if ts:
+            remediation.set_message(req.id, ts)
+
+    # --- Approve / Reject -----------------------------------------------------------------
+
+    def decide(self, body: dict[str, Any], reply: Reply, approve: bool) -> None:
+        approval_id = str(body["actions"][0].get("value") or "")
+        who = str(body["user"]["id"])
+        remediation = self.remediation()
+        decision = (
+            remediation.approve(approval_id, who)
+            if approve
+            else remediation.reject(approval_id, who)
+        )
+        verb = "approve" if approve else "reject"
+        if decision.outcome is Outcome.REFUSED:
+            req = decision.request
+            policy = (
+                remediation.policy(req.cluster)
+                if req and req.cluster in self.ctx.config.clusters
+                else None
+            )
+            reply(blocks.refusal_message(decision.reason, policy, verb, self.ctx.secrets))
+            return
+        if decision.outcome in (Outcome.UNKNOWN, Outcome.DECIDED, Outcome.EXPIRED):
+            reply(notice(escape(decision.message)))
+        if decision.request is not None and decision.outcome is not Outcome.UNKNOWN:
+            self.show(decision.request)
+        self._tell_thread(decision)
+
+    def show(self, req: ApprovalRequest) -> None:
+        """Bring the request's message up to date (decided, expired)."""
+        if not (req.channel and req.message_ts):
+            return
+        message = blocks.decided_message(req, proposal_of(req), self.ctx.secrets)
+        # A failure is logged by the poster; the thread still gets the result.
+        with contextlib.suppress(PostError):
+            self.ctx.poster.update(req.channel, req.message_ts, message)
+
+    def _tell_thread(self, decision: Decision) -> None:
+        req = decision.request
+        if req is None or not req.channel:
+            return
+        proposal = proposal_of(req)
+        if decision.outcome is Outcome.DONE and decision.result is not None:
+            message = blocks.result_message(req, proposal, decision.result, self.ctx.secrets)
+        elif decision.outcome is Outcome.FAILED:
+            message = blocks.failed_message(req, proposal, decision.message, self.ctx.secrets)
+        else:
+            return
+        self.ctx.poster.post_quietly(req.channel, message, req.thread_ts)
+
+
+def _thread_of(body: dict[str, Any]) -> str | None:
+    """The thread the clicked message is in (the report's), else that message itself."""
+    message = body.get("message") or {}
+    container = body.get("container") or {}
+    ts = message.get("thread_ts") or container.get("thread_ts") or container.get("message_ts")
+    return str(ts) if ts else None
+
+
+def register(app: App, ctx: Context) -> None:
+    approvals = Approvals(ctx)
+    approvals.start()
+    ctx.on_close(approvals.close)
+
+    @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
+    def on_fix(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("fix button", approvals.request, body, reply, tell=reply)
+
+    @app.action(blocks.APPROVE_ACTION)
+    def on_approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("approval", approvals.decide, body, reply, True, tell=reply)
+
+    @app.action(blocks.REJECT_ACTION)
+    def on_reject(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("rejection", approvals.decide, body, reply, False, tell=reply)
