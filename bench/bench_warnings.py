@@ -17,6 +17,7 @@ imported as `pgconn serve` would.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import secrets
 import statistics
@@ -111,8 +112,47 @@ def prepare(server: throwaway.ThrowawayCluster, monitors: int) -> list[str]:
     return held
 
 
+def enable_ssl(server: throwaway.ThrowawayCluster) -> None:
+    """A self-signed certificate in the data directory, owned like it, and ssl=on (a reload
+    is enough)."""
+    cert, key = server.data_dir / "bench.crt", server.data_dir / "bench.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    owner = server.data_dir.stat()
+    for path in (cert, key):
+        os.chown(path, owner.st_uid, owner.st_gid)
+        path.chmod(0o600)
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER SYSTEM SET ssl_cert_file = {}").format(sql.Literal(str(cert))))
+        conn.execute(sql.SQL("ALTER SYSTEM SET ssl_key_file = {}").format(sql.Literal(str(key))))
+        conn.execute("ALTER SYSTEM SET ssl = on")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 def fleet_config(
-    servers: list[throwaway.ThrowawayCluster], per_server: int, alerting: float, state: Path
+    servers: list[throwaway.ThrowawayCluster],
+    per_server: int,
+    alerting: float,
+    state: Path,
+    sslmode: str = "prefer",
 ) -> Config:
     clusters: dict[str, Any] = {}
     hot_every = round(1 / alerting) if alerting > 0 else 0
@@ -120,7 +160,7 @@ def fleet_config(
     for s, server in enumerate(servers):
         for i in range(per_server):
             doc: dict[str, Any] = {
-                "dsn": server.dsn(user=f"pgconn_mon_{i}", password=PASSWORD),
+                "dsn": server.dsn(user=f"pgconn_mon_{i}", password=PASSWORD, sslmode=sslmode),
                 "alert_channel": "CALERTS",
             }
             if not hot_every or n % hot_every:
@@ -150,6 +190,11 @@ def main() -> None:
         help="share of clusters with an open alert (default 0.1)",
     )
     parser.add_argument("--major", type=int, default=None)
+    parser.add_argument(
+        "--ssl",
+        action="store_true",
+        help="TLS on the probe connections (sslmode=require), as in production",
+    )
     args = parser.parse_args()
 
     import bot.slack.app  # noqa: F401 - measured as `pgconn serve` carries it
@@ -164,6 +209,9 @@ def main() -> None:
             for _ in range(args.servers)
         ]
         held = [dsn for server in servers for dsn in prepare(server, args.per_server)]
+        if args.ssl:
+            for server in servers:
+                enable_ssl(server)
         holder = subprocess.Popen(
             [sys.executable, "-c", HOLDER_SCRIPT],
             stdin=subprocess.PIPE,
@@ -177,7 +225,13 @@ def main() -> None:
         holder.stdin.close()
         print(f"held sessions: {holder.stdout.readline().split()[1]}", flush=True)
 
-        config = fleet_config(servers, args.per_server, args.alerting, Path(tmp) / "s.sqlite3")
+        config = fleet_config(
+            servers,
+            args.per_server,
+            args.alerting,
+            Path(tmp) / "s.sqlite3",
+            "require" if args.ssl else "prefer",
+        )
         store = open_store(config.state_path)
         stack.callback(store.close)
         notifier = CountingNotifier()

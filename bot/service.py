@@ -116,9 +116,7 @@ def _refused_note(
     )
     return (
         f"pgconn could not connect to {cluster.name} as role {role}: {exc}. The advice below "
-        "comes from the pasted text alone. To see a full server next time: "
-        + path.note()
-        + keeping
+        "comes from the pasted text alone. " + path.note() + keeping
     )
 
 
@@ -172,9 +170,15 @@ def _password(dsn: str) -> str | None:
 
 def _as_live_refusal(signal: Signal) -> Signal:
     return Signal(
-        kind=signal.kind, role=signal.role, database=signal.database, sqlstate=signal.sqlstate,
-        count=signal.count, source="pgconn-connect", first_line=signal.first_line,
-        excerpt=signal.excerpt, detail=signal.detail,
+        kind=signal.kind,
+        role=signal.role,
+        database=signal.database,
+        sqlstate=signal.sqlstate,
+        count=signal.count,
+        source="pgconn-connect",
+        first_line=signal.first_line,
+        excerpt=signal.excerpt,
+        detail=signal.detail,
     )
 
 

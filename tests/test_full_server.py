@@ -13,7 +13,7 @@ from psycopg import sql
 
 from bot import signals, throwaway
 from bot.config import ClusterConfig
-from bot.diagnostics.keeper import Keepers
+from bot.diagnostics.keeper import Backoff, Keepers
 from bot.playbooks import load_playbooks
 from bot.render.json import report_to_dict
 from bot.render.text import render_text
@@ -64,7 +64,7 @@ def _what_to_run(server: throwaway.ThrowawayCluster, role: str) -> str:
 def _role_in(statement: str) -> str:
     """The role a GRANT ... TO / ALTER ROLE statement names, as PostgreSQL's parser reads it."""
     tree = pglast.parse_sql(statement)[0].stmt
-    spec = tree.grantees[0] if hasattr(tree, "grantees") and tree.grantees else tree.role
+    spec = tree.grantee_roles[0] if hasattr(tree, "grantee_roles") else tree.role
     return spec.rolename
 
 
@@ -111,8 +111,11 @@ def test_the_kept_connection_sees_a_server_full_to_its_last_ordinary_slot(full, 
             assert _what_to_run(full, monitor) in blind_notes
             assert blind.findings[0].code == FindingCode.RESERVED_SLOTS
             assert blind.findings[0].playbook is not None
-            for shown in (render_text(blind), json.dumps(report_to_dict(blind)),
-                          render_text(report)):
+            for shown in (
+                render_text(blind),
+                json.dumps(report_to_dict(blind)),
+                render_text(report),
+            ):
                 assert mon_pw not in shown
     finally:
         keepers.close()
@@ -134,8 +137,9 @@ def test_a_new_connection_gets_in_through_the_reserve(full, playbooks):
         h.open(ordinary, app, app_pw, app="api")
         found = signals.scan(h.refused(app, app_pw))
 
-        report = analyse(found, ClusterConfig("full", full.dsn(user=monitor, password=mon_pw)),
-                         playbooks)
+        report = analyse(
+            found, ClusterConfig("full", full.dsn(user=monitor, password=mon_pw)), playbooks
+        )
 
     assert report.live
     assert report.snapshot is not None
@@ -152,7 +156,8 @@ def test_when_nobody_can_connect_pgconn_says_why_and_retries_on_a_schedule(full,
     monitor = pg.unique("mon")
     mon_pw = pg.create_role(full, monitor, extra="IN ROLE pg_monitor")
     config = ClusterConfig("full", full.dsn(user=monitor, password=mon_pw))
-    keepers = Keepers(secrets=[mon_pw])
+    # A long first backoff (the default's first retry is within the wait, and is waited for).
+    keepers = Keepers(secrets=[mon_pw], backoff=Backoff(base_s=60, cap_s=120))
     try:
         with pg.holding(full) as h:
             app = pg.unique("app")
@@ -185,13 +190,14 @@ def test_a_missing_reserved_path_is_reported_with_what_to_run(cluster, playbooks
     mon_pw = pg.create_role(cluster, monitor, extra=extra)
     pasted = [signal("reserved_slots", detail="superuser")]
 
-    report = analyse(pasted, ClusterConfig("c", cluster.dsn(user=monitor, password=mon_pw)),
-                     playbooks)
+    report = analyse(
+        pasted, ClusterConfig("c", cluster.dsn(user=monitor, password=mon_pw)), playbooks
+    )
 
     assert report.live
     notes = "\n".join(report.notes)
     if cluster.major >= 16:
-        expected = "ALTER SYSTEM SET reserved_connections = 2;"
+        expected = "ALTER SYSTEM SET reserved_connections = 3;"
         assert "reserved_connections is 0" in notes
         assert "GRANT" not in notes  # the role already has the privilege
     else:
@@ -218,7 +224,7 @@ def test_a_missing_reserved_path_is_reported_with_what_to_run(cluster, playbooks
             {"can_use_reserved": False, "reserved_connections": 0},
             False,
             [
-                "ALTER SYSTEM SET reserved_connections = 2;",
+                "ALTER SYSTEM SET reserved_connections = 3;",
                 'GRANT pg_use_reserved_connections TO "a""b";',
             ],
         ),
@@ -250,17 +256,18 @@ def test_without_a_connection_the_refusal_tells_the_version():
     old = signal(
         "reserved_slots",
         detail="superuser",
-        excerpt="remaining connection slots are reserved for non-replication superuser "
-        "connections",
+        excerpt="remaining connection slots are reserved for non-replication superuser connections",
     )
     assert assess_unconnected(role, None, [new]).statements == (
         'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
-    assert assess_unconnected(role, None, [old]).statements == ('ALTER ROLE "pgconn_mon" SUPERUSER;',)
+    assert assess_unconnected(role, None, [old]).statements == (
+        'ALTER ROLE "pgconn_mon" SUPERUSER;',
+    )
     # Nothing to tell the version by: both ways, for 16+.
     unknown = assess_unconnected(role, None, [signal("max_connections")])
     assert unknown.statements == (
-        "ALTER SYSTEM SET reserved_connections = 2;",
+        "ALTER SYSTEM SET reserved_connections = 3;",
         'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
     # A version seen earlier (by a kept connection) decides.

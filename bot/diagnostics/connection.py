@@ -49,8 +49,9 @@ def readonly_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
     )
 
 
-def connect_readonly(dsn: str, *, secrets: Iterable[str] = (),
-                     connect_timeout: int = 5) -> psycopg.Connection[tuple[object, ...]]:
+def connect_readonly(
+    dsn: str, *, secrets: Iterable[str] = (), connect_timeout: int = 5
+) -> psycopg.Connection[tuple[object, ...]]:
     """Open a diagnostics connection (autocommit: a diagnosis is one implicit transaction).
 
     A refusal becomes CannotConnectError carrying the server's text, passwords masked; the

@@ -322,8 +322,11 @@ class Keepers:
                     redact_text(keeper.state().last_error or "", self._secrets),
                 )
 
-    def start(self, interval_s: float = 5.0) -> None:
-        """Start the upkeep thread (daemon): reconnects with backoff, keepalive pings."""
+    def start(self, clusters: Iterable[ClusterConfig] = (), interval_s: float = 5.0) -> None:
+        """Start the upkeep thread (daemon): it opens `clusters`' connections at once (start-up
+        is not held up by a slow cluster), then reconnects with backoff and pings idle ones."""
+        for cluster in clusters:
+            self.postgres(cluster)
         with self._lock:
             if self._thread is not None:
                 return
@@ -351,7 +354,7 @@ class Keepers:
             return keeper
 
     def _run(self, interval_s: float) -> None:
-        while not self._stop.wait(interval_s):
+        while not self._stop.is_set():
             with self._lock:
                 keepers = list(self._keepers.values())
             for keeper in keepers:
@@ -361,3 +364,4 @@ class Keepers:
                     log.exception(
                         "%s: upkeep failed: %s", keeper.name, redact_text(str(exc), self._secrets)
                     )
+            self._stop.wait(interval_s)

@@ -70,9 +70,7 @@ def _result_sets(cur: psycopg.Cursor[Any]) -> Iterator[list[Any]]:
             return
 
 
-def take_snapshot(
-    conn: psycopg.Connection[Any], cluster: str, *, pooled: bool = False
-) -> Snapshot:
+def take_snapshot(conn: psycopg.Connection[Any], cluster: str, *, pooled: bool = False) -> Snapshot:
     """`pooled`: also read the session state a transaction-mode pooler would leak (same round
     trip)."""
     version = conn.info.server_version
@@ -84,16 +82,25 @@ def take_snapshot(
     try:
         with conn.cursor(row_factory=namedtuple_row) as cur:
             cur.execute(batch_sql(version, pooled=pooled).encode())
-            setting_rows, _, whoami_rows, role_rows, db_rows, session_rows, *rest = (
-                _result_sets(cur)
+            setting_rows, _, whoami_rows, role_rows, db_rows, session_rows, *rest = _result_sets(
+                cur
             )
             version_text = conn.info.parameter_status("server_version") or str(version)
     except psycopg.Error as exc:
         raise DiagnosticsError(
             f"the diagnostics query failed: {type(exc).__name__}: {exc}".strip()
         ) from exc
-    return build_snapshot(cluster, version, version_text, whoami_rows[0], setting_rows[0],
-                          role_rows, db_rows, session_rows, rest[0] if rest else ())
+    return build_snapshot(
+        cluster,
+        version,
+        version_text,
+        whoami_rows[0],
+        setting_rows[0],
+        role_rows,
+        db_rows,
+        session_rows,
+        rest[0] if rest else (),
+    )
 
 
 _UNIT_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -124,7 +131,8 @@ def _settings(row: Any) -> Settings:
     return Settings(
         max_connections=count(row.max_connections),
         superuser_reserved_connections=count(row.superuser_reserved_connections),
-        reserved_connections=None if row.reserved_connections is None
+        reserved_connections=None
+        if row.reserved_connections is None
         else count(row.reserved_connections),
         idle_in_transaction_session_timeout_ms=ms(row.idle_in_transaction_session_timeout),
         idle_session_timeout_ms=_duration_ms(row.idle_session_timeout, 1),
@@ -141,11 +149,19 @@ def _session(row: _Row, now: datetime) -> Session:
         return max((now - ts).total_seconds(), 0.0) if ts else None
 
     return Session(
-        pid=row.pid, role=row.role, database=row.database, application=row.application,
-        client=row.client, state=row.state, backend_start=row.backend_start,
-        state_change=row.state_change, xact_start=row.xact_start,
-        state_age_s=age(row.state_change), xact_age_s=age(row.xact_start),
-        wait_event=row.wait_event, query=row.query,
+        pid=row.pid,
+        role=row.role,
+        database=row.database,
+        application=row.application,
+        client=row.client,
+        state=row.state,
+        backend_start=row.backend_start,
+        state_change=row.state_change,
+        xact_start=row.xact_start,
+        state_age_s=age(row.state_change),
+        xact_age_s=age(row.xact_start),
+        wait_event=row.wait_event,
+        query=row.query,
     )
 
 
@@ -164,39 +180,72 @@ def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
         if r.state_change and (key not in oldest or r.state_change < oldest[key]):
             oldest[key] = r.state_change
     return tuple(
-        SessionGroup(role=k[0], database=k[1], application=k[2], client=k[3], state=k[4],
-                     count=n, oldest_state_change=oldest.get(k))
+        SessionGroup(
+            role=k[0],
+            database=k[1],
+            application=k[2],
+            client=k[3],
+            state=k[4],
+            count=n,
+            oldest_state_change=oldest.get(k),
+        )
         for k, n in counts.most_common()
     )
 
 
-def build_snapshot(cluster: str, version: int, version_text: str, whoami: Any,
-                   setting_row: Any, role_rows: Sequence[Any],
-                   db_rows: Sequence[Any], session_rows: Sequence[Any],
-                   feature_rows: Sequence[Any] = ()) -> Snapshot:
+def build_snapshot(
+    cluster: str,
+    version: int,
+    version_text: str,
+    whoami: Any,
+    setting_row: Any,
+    role_rows: Sequence[Any],
+    db_rows: Sequence[Any],
+    session_rows: Sequence[Any],
+    feature_rows: Sequence[Any] = (),
+) -> Snapshot:
     now: datetime = whoami.now
     role_names = {r.oid: r.rolname for r in role_rows}
     superusers = {r.oid for r in role_rows if r.rolsuper}
     db_names = {d.oid: d.datname for d in db_rows}
     rows = [
-        _Row(pid=s.pid, role=role_names.get(s.usesysid, f"oid {s.usesysid}"),
-             database=db_names.get(s.datid), application=s.application_name or "",
-             client=s.client or "?", state=s.state, backend_start=s.backend_start,
-             xact_start=s.xact_start, state_change=s.state_change, wait_event=s.wait_event,
-             query=s.query, superuser=s.usesysid in superusers, hidden=bool(s.hidden))
+        _Row(
+            pid=s.pid,
+            role=role_names.get(s.usesysid, f"oid {s.usesysid}"),
+            database=db_names.get(s.datid),
+            application=s.application_name or "",
+            client=s.client or "?",
+            state=s.state,
+            backend_start=s.backend_start,
+            xact_start=s.xact_start,
+            state_change=s.state_change,
+            wait_event=s.wait_event,
+            query=s.query,
+            superuser=s.usesysid in superusers,
+            hidden=bool(s.hidden),
+        )
         for s in session_rows
     ]
     by_role = Counter(r.role for r in rows)
     by_db = Counter(r.database for r in rows)
     roles = tuple(
-        RoleUsage(name=r.rolname, conn_limit=r.rolconnlimit, current=by_role.get(r.rolname, 0),
-                  superuser=r.rolsuper, can_login=r.rolcanlogin)
+        RoleUsage(
+            name=r.rolname,
+            conn_limit=r.rolconnlimit,
+            current=by_role.get(r.rolname, 0),
+            superuser=r.rolsuper,
+            can_login=r.rolcanlogin,
+        )
         for r in role_rows
         if r.rolconnlimit >= 0 or by_role.get(r.rolname, 0) > 0
     )
     databases = tuple(
-        DatabaseUsage(name=d.datname, conn_limit=d.datconnlimit,
-                      current=by_db.get(d.datname, 0), allow_connections=d.datallowconn)
+        DatabaseUsage(
+            name=d.datname,
+            conn_limit=d.datconnlimit,
+            current=by_db.get(d.datname, 0),
+            allow_connections=d.datallowconn,
+        )
         for d in db_rows
         if d.datallowconn or d.datconnlimit >= 0 or by_db.get(d.datname, 0) > 0
     )

@@ -51,6 +51,7 @@ class RoleRow:
     superuser: bool
     settings: list[str]
     current: int
+    may_alter: bool  # the admin role may ALTER this role
 
     def setting(self, name: str) -> str | None:
         """A role-wide `ALTER ROLE ... SET` value, as stored (`5min`), or None."""
@@ -63,6 +64,7 @@ class DatabaseRow:
     name: str
     conn_limit: int
     current: int
+    may_alter: bool  # the admin role may ALTER this database
 
 
 def criteria_values(c: Criteria) -> dict[str, Any]:

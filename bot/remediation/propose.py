@@ -9,7 +9,7 @@ import psycopg
 
 from bot.remediation import live, params
 from bot.remediation.admin import display
-from bot.remediation.errors import InvalidActionError, NothingToDoError
+from bot.remediation.errors import InvalidActionError, NotConfiguredError, NothingToDoError
 from bot.remediation.model import (
     OWN_APPLICATIONS,
     Change,
@@ -229,6 +229,7 @@ def _role_limit(conn: psycopg.Connection[Any], cluster: str, action: ProposedAct
         identifiers={"role": want.name},
         values={"limit": want.limit},
     )
+    _check_may_alter(row.may_alter, "role", want.name, statement)
     return Proposal(
         cluster=cluster,
         kind=action.kind,
@@ -257,6 +258,7 @@ def _database_limit(
         identifiers={"database": want.name},
         values={"limit": want.limit},
     )
+    _check_may_alter(row.may_alter, "database", want.name, statement)
     return Proposal(
         cluster=cluster,
         kind=action.kind,
@@ -265,6 +267,23 @@ def _database_limit(
         blast_radius=_limit_radius(change),
         change=change,
     )
+
+
+_ALTER_NEEDS = {
+    "role": "ALTER ROLE needs CREATEROLE (on PostgreSQL 16+ also ADMIN OPTION on that role), "
+    "and a superuser role only a superuser may alter",
+    "database": "only the database's owner or a superuser may ALTER DATABASE",
+}
+
+
+def _check_may_alter(may_alter: bool, kind: str, name: str, statement: str) -> None:
+    """Refuse up front a change the admin role is not allowed to make: an approval that can
+    only fail helps nobody."""
+    if not may_alter:
+        raise NotConfiguredError(
+            f'The admin role may not change {kind} "{name}": {_ALTER_NEEDS[kind]} (see '
+            f"deploy/sql/remediation-role.sql). A person with that right can run: {statement}"
+        )
 
 
 def _limit_text(limit: int | str | None) -> str:
@@ -314,6 +333,7 @@ def _idle_tx_timeout(
         identifiers={"role": want.role},
         values={"timeout": want.timeout},
     )
+    _check_may_alter(row.may_alter, "role", want.role, statement)
     was = f"now {before}" if before is not None else "now not set for the role"
     radius = (
         f'Role "{want.role}": {IDLE_TX_SETTING} = {want.timeout} ({was}). New sessions of '

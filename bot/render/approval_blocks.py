@@ -241,3 +241,19 @@ def refusal_message(
     if policy is not None:
         text += f"\nWho may approve: {who_may_approve(policy)}."
     return Message(f"You may not {verb} this fix", sections(text))
+
+
+def status_notice(req: ApprovalRequest, secrets: Sequence[str] = ()) -> Message:
+    """Ephemeral, to someone clicking a request that is no longer open."""
+    by = user(req.decided_by) if req.decided_by else "someone"
+    text = {
+        ApprovalStatus.PENDING: "This request is still waiting for an approver.",
+        ApprovalStatus.APPROVED: f"This request was approved by {by} and is running.",
+        ApprovalStatus.DONE: f"This request was approved by {by} and has run; the result is "
+        "in the thread.",
+        ApprovalStatus.FAILED: f"This request was approved by {by} but failed; see the thread.",
+        ApprovalStatus.REJECTED: f"This request was rejected by {by}: nothing ran.",
+        ApprovalStatus.EXPIRED: "This request has expired: nothing ran. Diagnose again and "
+        "request a new fix if it is still needed.",
+    }[req.status]
+    return Message(text, sections(text))

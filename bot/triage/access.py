@@ -20,8 +20,8 @@ from psycopg import sql
 from bot.diagnostics.model import Snapshot
 from bot.signals.model import Signal, SignalKind
 
-# What pgconn suggests for reserved_connections: one slot for pgconn, one for another tool.
-SUGGESTED_RESERVED = 2
+# As deploy/sql/monitoring-role.sql says: room for pgconn_monitor and pgconn_admin.
+SUGGESTED_RESERVED = 3
 SUGGESTED_SUPERUSER_RESERVED = 3
 
 

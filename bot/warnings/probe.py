@@ -12,6 +12,7 @@ the probing thread gets an error instead of waiting forever.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -42,6 +43,12 @@ log = logging.getLogger(__name__)
 
 QUERY = "probe"
 MIN_VERSION = 120000
+
+
+@functools.cache
+def _statement(server_version: int) -> bytes:
+    # One bytes object for every connection: each keeps its prepared statements keyed by it.
+    return queries.query(QUERY, server_version).encode()
 
 
 def probe_conninfo(dsn: str, timeout_s: int) -> str:
@@ -190,9 +197,8 @@ class Prober:
         return conn
 
     def _query(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Probe:
-        text = queries.query(QUERY, conn.info.server_version)
         with conn.cursor() as cur:
-            cur.execute(text.encode())
+            cur.execute(_statement(conn.info.server_version))
             rows = cur.fetchall()
         return parse_rows(self.name, self._clock(), rows)
 

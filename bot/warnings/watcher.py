@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -122,7 +121,9 @@ class Watcher:
         }
         workers = max(1, min(self.warn.concurrency, len(self._probers)))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pgconn-probe")
-        self._samples: dict[str, dict[tuple[str, str], deque[Sample]]] = {}
+        # Per cluster, per (kind, name): the recent samples, oldest first. Tuples rather than
+        # deques: thousands of entities, and a deque costs four times a ten-item tuple.
+        self._samples: dict[str, dict[tuple[str, str], tuple[Sample, ...]]] = {}
         self._failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._round = threading.Lock()
@@ -217,7 +218,7 @@ class Watcher:
         evaluations = []
         for usage in outcome.usages:
             key = (name, usage.kind.value, usage.name)
-            samples = tuple(rings[(usage.kind.value, usage.name)])
+            samples = rings[(usage.kind.value, usage.name)]
             levels = levels_for(self.warn, cluster.warnings, usage.kind, usage.name)
             prev = records.get(key)
             step = decide(
@@ -244,20 +245,21 @@ class Watcher:
 
     def _rings(
         self, cluster: str, probe: Probe, records: dict[Key, AlertRecord]
-    ) -> dict[tuple[str, str], deque[Sample]]:
-        """This cluster's sample rings with the probe's samples added; entities the probe no
-        longer lists are dropped. A fresh process starts from the samples stored with open
-        alerts, so a restart does not lose the trend of what matters."""
+    ) -> dict[tuple[str, str], tuple[Sample, ...]]:
+        """This cluster's samples with the probe's added, at most `warnings.samples` each;
+        entities the probe no longer lists are dropped. A fresh process starts from the samples
+        stored with open alerts, so a restart does not lose the trend of what matters."""
         old = self._samples.get(cluster, {})
-        rings: dict[tuple[str, str], deque[Sample]] = {}
+        keep = self.warn.samples - 1
+        rings: dict[tuple[str, str], tuple[Sample, ...]] = {}
         for usage in probe.usages:
             ident = (usage.kind.value, usage.name)
             ring = old.get(ident)
             if ring is None:
                 record = records.get((cluster, *ident))
-                ring = deque(record.samples if record else (), maxlen=self.warn.samples)
-            ring.append(Sample(at=probe.taken_at, current=usage.current, idle=usage.idle))
-            rings[ident] = ring
+                ring = record.samples if record else ()
+            sample = Sample(at=probe.taken_at, current=usage.current, idle=usage.idle)
+            rings[ident] = (*ring[-keep:], sample) if keep else (sample,)
         self._samples[cluster] = rings
         return rings
 

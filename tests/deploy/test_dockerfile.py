@@ -237,6 +237,7 @@ def test_serve_reads_the_health_port_variable() -> None:
     source = "\n".join(p.read_text() for p in (tools.ROOT / "bot").rglob("*.py"))
     if "PGCONN_HEALTH_PORT" not in source:
         pytest.skip("pgconn serve does not start the health side port yet")
+    assert "8081" in source, "the bot's default side port must be the image's and chart's, 8081"
 
 
 # --- the build stage, run for real ---------------------------------------------------------------

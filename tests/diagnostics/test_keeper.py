@@ -201,6 +201,21 @@ def test_upkeep_reopens_a_lost_connection(cluster):
         keeper.close()
 
 
+def test_started_keepers_open_their_clusters_in_the_background(cluster):
+    keepers = Keepers()
+    config = ClusterConfig("k", cluster.dsn())
+    keepers.start([config], interval_s=0.05)
+    try:
+        keeper = keepers.postgres(config)
+        deadline = time.monotonic() + 10
+        while not keeper.state().connected:
+            assert time.monotonic() < deadline, keeper.state()
+            time.sleep(0.02)
+        assert keeper.use(_pid).kept
+    finally:
+        keepers.close()
+
+
 def test_keepers_keep_one_connection_per_cluster_and_close_them(cluster):
     keepers = Keepers()
     config = ClusterConfig("k", cluster.dsn())
@@ -247,8 +262,13 @@ def test_a_refusing_server_is_retried_on_the_backoff_schedule():
         raise CannotConnectError("FATAL:  sorry, too many clients already", "53300")
 
     keeper = Keeper(
-        "t", refuse, backoff=Backoff(base_s=10, factor=2, cap_s=40), wait_s=1.0,
-        clock=clock, sleep=clock.sleep, rnd=lambda: 1.0,
+        "t",
+        refuse,
+        backoff=Backoff(base_s=10, factor=2, cap_s=40),
+        wait_s=1.0,
+        clock=clock,
+        sleep=clock.sleep,
+        rnd=lambda: 1.0,
     )
     with pytest.raises(CannotConnectError, match="too many clients"):
         keeper.use(_pid)
@@ -283,8 +303,15 @@ def test_a_retry_due_within_the_wait_is_waited_for(cluster):
             raise outcome
         return connect_readonly(cluster.dsn())
 
-    keeper = Keeper("t", connect, backoff=Backoff(base_s=0.5), wait_s=2.0, clock=clock,
-                    sleep=clock.sleep, rnd=lambda: 1.0)
+    keeper = Keeper(
+        "t",
+        connect,
+        backoff=Backoff(base_s=0.5),
+        wait_s=2.0,
+        clock=clock,
+        sleep=clock.sleep,
+        rnd=lambda: 1.0,
+    )
     try:
         with pytest.raises(CannotConnectError):
             keeper.use(_pid)

@@ -133,7 +133,7 @@ def test_one_round_trip_per_diagnosis(cluster):
 
 @pytest.mark.parametrize("version", [120000, 140000, 150000, 160000, 170000, 180000])
 def test_every_query_the_code_asks_for_has_a_file(version):
-    for name in snapshot.BATCH:
+    for name in snapshot.BATCH + snapshot.POOLED:
         text = queries.query(name, version)
         assert text and not re.search(r"\{|%\(", text), name
 

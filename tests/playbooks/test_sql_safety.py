@@ -59,7 +59,8 @@ class Names:
 
 Scenario = Callable[
     [Names],
-    tuple[Sequence[Signal], Snapshot | None] | tuple[Sequence[Signal], Snapshot | None, PoolerSnapshot],
+    tuple[Sequence[Signal], Snapshot | None]
+    | tuple[Sequence[Signal], Snapshot | None, PoolerSnapshot],
 ]
 
 
@@ -132,7 +133,8 @@ def _pooler(kind: str) -> Scenario:
             features = [SessionFeature(rows[0].pid, role, db, "listen", "orders")]
             snap = snapshot(rows, role_limits={role: 30}, session_features=features)
             bouncer = pooler_snapshot(
-                [pool(db, role, cl_active=2, sv_idle=1)], servers=[pooler_server(rows[0].pid, role, db)]
+                [pool(db, role, cl_active=2, sv_idle=1)],
+                servers=[pooler_server(rows[0].pid, role, db)],
             )
         else:
             snap = snapshot(rows, role_limits={role: 30})

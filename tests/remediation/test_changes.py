@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
-from bot.remediation import InvalidActionError, NothingToDoError, Outcome, proposal_of
+from bot.remediation import (
+    InvalidActionError,
+    NotConfiguredError,
+    NothingToDoError,
+    Outcome,
+    proposal_of,
+)
 from bot.triage.actions import raise_database_limit, raise_role_limit, set_role_idle_tx_timeout
 from tests import pg
 from tests.remediation.conftest import APPROVER, REQUESTER, Leak, Rig, admin_role, config
@@ -112,14 +119,47 @@ def test_missing_objects_and_no_ops_are_refused(leak: Leak, rig: Rig) -> None:
         r.propose("prod", raise_role_limit(leak.role, 2, 3))
 
 
-def test_an_admin_without_the_privilege_fails_cleanly(leak: Leak, rig: Rig) -> None:
-    """A non-superuser admin role may not ALTER another role: the failure is recorded."""
+def test_changes_the_admin_role_may_not_make_are_refused_up_front(leak: Leak, rig: Rig) -> None:
+    """pg_signal_backend alone allows no ALTER: the request is refused with the statement for
+    a person to run, instead of an approval that could only fail."""
     r = rig.remediation(config(leak.cluster, admin_role(leak.cluster), rig.tmp_path))
-    req = r.request("prod", raise_role_limit(leak.role, 3, 5), REQUESTER)
-    failed = r.approve(req.id, APPROVER)
-    assert failed.outcome is Outcome.FAILED
-    assert "InsufficientPrivilege" in failed.message
+    for action in (raise_role_limit(leak.role, 3, 5), set_role_idle_tx_timeout(leak.role, "1min")):
+        with pytest.raises(NotConfiguredError, match="may not change role") as info:
+            r.request("prod", action, REQUESTER)
+        assert f'ALTER ROLE "{leak.role}"' in str(info.value)
+    db = pg.unique("appdb")
+    pg.create_database(leak.cluster, db, limit=4)
+    with pytest.raises(NotConfiguredError, match="owner or a superuser"):
+        r.request("prod", raise_database_limit(db, 4, 8), REQUESTER)
+    assert r.store.audit(limit=1)[0].event == "refused"
     assert (
         _catalog(leak.cluster, "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", leak.role)
         == 3
     )
+
+
+def test_createrole_with_admin_option_may_change_an_app_role(leak: Leak, rig: Rig) -> None:
+    """The admin role of deploy/sql/remediation-role.sql: CREATEROLE, and on 16+ ADMIN OPTION
+    on the application role without its privileges."""
+    admin_dsn = admin_role(leak.cluster)
+    admin = str(conninfo_to_dict(admin_dsn)["user"])
+    with pg.admin(leak.cluster) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} CREATEROLE").format(sql.Identifier(admin)))
+        if leak.cluster.major >= 16:
+            conn.execute(
+                sql.SQL("GRANT {} TO {} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE").format(
+                    sql.Identifier(leak.role), sql.Identifier(admin)
+                )
+            )
+    r = rig.remediation(config(leak.cluster, admin_dsn, rig.tmp_path))
+    req = r.request("prod", raise_role_limit(leak.role, 3, 6), REQUESTER)
+    assert r.approve(req.id, APPROVER).outcome is Outcome.DONE
+    assert (
+        _catalog(leak.cluster, "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", leak.role)
+        == 6
+    )
+    if leak.cluster.major >= 16:  # ADMIN OPTION is per role there: another one is refused
+        other = pg.unique("other")
+        pg.create_role(leak.cluster, other, limit=1)
+        with pytest.raises(NotConfiguredError, match="may not change role"):
+            r.request("prod", raise_role_limit(other, 1, 2), REQUESTER)

@@ -57,6 +57,8 @@ def _statements(names: dict[str, str]) -> dict[str, str]:
         values={**names, "states": ["idle"], "min_age_s": 0.0, "scan_limit": 10_000},
     )
     out["admin_role"] = display("admin_role", v, values={"role": names["role"]})
+    out["admin_role_post_160000"] = display("admin_role", 160000, values={"role": names["role"]})
+    out["admin_role_pre16"] = display("admin_role", 150000, values={"role": names["role"]})
     out["admin_database"] = display("admin_database", v, values={"database": names["database"]})
     out["admin_remaining"] = display(
         "admin_remaining", v, values={"pids": [1, 2], "backend_starts": [STARTED, STARTED]}
@@ -114,7 +116,10 @@ def test_every_admin_sql_file_is_covered() -> None:
     from bot.diagnostics.queries import SQL_DIR
 
     files = {p.stem for p in SQL_DIR.glob("admin_*.sql")} - {"admin_whoami"}
-    assert files == set(_statements(PLAIN))
+    assert files <= set(_statements(PLAIN))
+    assert display("admin_role", 150000, values={"role": "r"}) != display(
+        "admin_role", 160000, values={"role": "r"}
+    )
 
 
 @settings(max_examples=150, deadline=None)

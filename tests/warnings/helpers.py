@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Config, parse
 from bot.notify import Notice
+from tests import pg
 
 CHANNEL = "CALERTS"
 
@@ -147,3 +149,24 @@ class SilentListener:
         with self._lock:
             for conn in self.accepted:
                 conn.close()
+
+
+def close_sessions(holder: pg.Holder, n: int | None = None) -> None:
+    """Close the last `n` sessions (all by default) and wait until the server has let go of
+    them: a backend exits a moment after its client hangs up, and a probe in between would
+    still count it."""
+    n = len(holder.conns) if n is None else n
+    closing = [holder.conns.pop() for _ in range(n)]
+    pids = [c.info.backend_pid for c in closing]
+    for conn in closing:
+        conn.close()
+    deadline = time.monotonic() + 10
+    with pg.admin(holder.cluster) as admin:
+        while True:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+            ).fetchone()
+            if row is None or row[0] == 0:
+                return
+            assert time.monotonic() < deadline, "closed sessions are still on the server"
+            time.sleep(0.02)

@@ -10,12 +10,7 @@ from bot.warnings import EntityKind, Level
 from bot.warnings.record import Status, from_state
 from bot.warnings.rules import Action
 from tests import pg
-from tests.warnings.helpers import CHANNEL, RecordingNotifier
-
-
-def close(holder: pg.Holder, n: int = 1) -> None:
-    for _ in range(n):
-        holder.conns.pop().close()
+from tests.warnings.helpers import CHANNEL, RecordingNotifier, close_sessions
 
 
 def test_role_climbing_to_its_limit_warns_once_updates_then_recovers(cluster, holder, world):
@@ -49,7 +44,7 @@ def test_role_climbing_to_its_limit_warns_once_updates_then_recovers(cluster, ho
     assert critical.text.startswith(":red_circle: Now critical")
 
     for _ in range(6):  # back down to 4/10, a session a minute
-        close(holder)
+        close_sessions(holder, 1)
         w.round()
 
     assert len(w.sent.top(role)) == 1  # never posted again
@@ -84,7 +79,7 @@ def test_database_limit_warns_and_recovers(cluster, holder, world):
     assert levels[(EntityKind.DATABASE, db)] is Level.CRITICAL
     assert (EntityKind.ROLE, user) not in levels  # no limit, nothing to warn about
 
-    holder.close()
+    close_sessions(holder)
     w.round()
     assert len(w.sent.top(db)) == 1
     assert [r.text.split(":")[1] for r in w.sent.replies(warning.ts)] == [
@@ -111,6 +106,7 @@ def test_server_limit_warns_and_recovers(major, world):
             assert "the server is full now" in w.sent.updates(warning.ts)[-1].shown()
             # Full for ordinary roles; the kept probe connection still sees it.
             held.refused(user, password)
+            close_sessions(held)
         w.round()
         replies = w.sent.replies(warning.ts)
         assert replies[-1].text.startswith(":white_check_mark: Recovered: the server")
@@ -127,7 +123,7 @@ def test_flapping_around_the_line_does_not_repost(cluster, holder, world):
     w.round()  # 8/10: warning
     for n in [7, 8, 7, 9, 7, 8, 7]:  # around the line, never below 7 (0.8 - 0.1)
         if len(holder.conns) > n:
-            close(holder, len(holder.conns) - n)
+            close_sessions(holder, len(holder.conns) - n)
         else:
             holder.open(n - len(holder.conns), role, password)
         w.round()
@@ -135,7 +131,7 @@ def test_flapping_around_the_line_does_not_repost(cluster, holder, world):
     assert w.sent.replies(warning.ts) == []  # no recovery, no repost
 
     # A deeper dip recovers; crossing again soon after reopens the same message.
-    close(holder, 3)
+    close_sessions(holder, 3)
     w.round()
     holder.open(4, role, password)
     report = w.round()
@@ -174,7 +170,7 @@ def test_restart_neither_reposts_nor_forgets(cluster, holder, world, tmp_path):
     [evaluation] = [e for e in result.evaluations if e.usage.name == role]
     assert evaluation.trend.per_minute is not None
 
-    holder.close()
+    close_sessions(holder)
     second.round()
     [recovered] = [r for r in second.sent.replies(warning.ts) if "Recovered" in r.text]
     assert recovered.thread_ts == warning.ts

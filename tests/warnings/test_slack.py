@@ -21,7 +21,7 @@ from bot.throwaway import free_port
 from bot.warnings.record import from_state
 from tests import pg
 from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from tests.warnings.helpers import CHANNEL
+from tests.warnings.helpers import CHANNEL, close_sessions
 
 
 def test_warning_updates_and_recovery_through_the_web_api(cluster, holder, world):
@@ -35,7 +35,7 @@ def test_warning_updates_and_recovery_through_the_web_api(cluster, holder, world
         for _ in range(4):
             holder.open(1, role, password, app="api")
             w.round()
-        holder.close()
+        close_sessions(holder)
         w.round()
 
         top = [

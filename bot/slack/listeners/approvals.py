@@ -164,8 +164,10 @@ class Approvals:
             )
             reply(blocks.refusal_message(decision.reason, policy, verb, self.ctx.secrets))
             return
-        if decision.outcome in (Outcome.UNKNOWN, Outcome.DECIDED, Outcome.EXPIRED):
+        if decision.outcome is Outcome.UNKNOWN or decision.request is None:
             reply(notice(escape(decision.message)))
+        elif decision.outcome in (Outcome.DECIDED, Outcome.EXPIRED):
+            reply(blocks.status_notice(decision.request, self.ctx.secrets))
         if decision.request is not None and decision.outcome is not Outcome.UNKNOWN:
             self.show(decision.request)
         self._tell_thread(decision)
