@@ -6,11 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import psycopg
 import pytest
 
-from bot.remediation import NotConfiguredError, Outcome, Remediation, proposal_of
+from bot.remediation import NotConfiguredError, Outcome, Remediation, execute, proposal_of
+from bot.remediation.admin import connect_admin
 from bot.remediation.sweeper import ExpirySweeper
 from bot.store import ApprovalStatus
 from bot.throwaway import ThrowawayCluster
@@ -111,6 +113,27 @@ def _wait_gone(leak: Leak, pid: int) -> None:
     deadline = time.monotonic() + 5
     while leak.alive([pid]) and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+def test_a_live_pid_with_another_backend_start_is_skipped(leak: Leak, rig: Rig) -> None:
+    """What a reused pid looks like to the check: the pid is alive, its backend_start is not
+    the approved one. Forcing the OS to reuse a pid is not practical, so the target is given a
+    backend_start one second off, and the real statement runs on the real server."""
+    cfg = config(leak.cluster, admin_role(leak.cluster), rig.tmp_path)
+    r = rig.remediation(cfg)
+    proposal = r.propose("prod", terminate(leak.role))
+    impostor, *rest = proposal.targets
+    shifted = replace(impostor, backend_start=impostor.backend_start - timedelta(seconds=1))
+    tampered = replace(proposal, targets=(shifted, *rest))
+    dsn = cfg.clusters["prod"].admin_dsn
+    assert dsn is not None
+    with connect_admin(dsn, "prod") as conn:
+        result = execute.run(conn, tampered, r.policy("prod"))
+    [skipped] = result.skipped
+    assert skipped.pid == impostor.pid
+    assert "is now a different session" in skipped.reason
+    assert sorted(result.signalled) == sorted(t.pid for t in rest)
+    assert leak.alive() == {impostor.pid}
 
 
 def test_a_session_that_became_active_is_skipped(leak: Leak, rig: Rig) -> None:

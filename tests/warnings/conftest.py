@@ -41,10 +41,11 @@ def world(tmp_path: Path) -> Iterator[MakeWorld]:
         sent: RecordingNotifier | None = None,
         clock: Clock | None = None,
         holder: str = "test-replica",
+        store: Store | None = None,
         per_cluster: dict[str, Any] | None = None,
         **warnings: Any,
     ) -> World:
-        store = open_store(store_path or tmp_path / "state.sqlite3")
+        store = store or open_store(store_path or tmp_path / "state.sqlite3")
         notifier = sent or RecordingNotifier()
         ticking = clock or Clock()
         watcher = Watcher(

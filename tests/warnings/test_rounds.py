@@ -4,6 +4,7 @@ at a time with a hand-driven clock."""
 from __future__ import annotations
 
 import pytest
+from psycopg import sql
 
 from bot.store import open_store
 from bot.warnings import EntityKind, Level
@@ -257,18 +258,19 @@ def test_store_keeps_bounded_samples(cluster, holder, world):
 def test_postgres_store_backend_works_too(server15, world, tmp_path):
     db = pg.unique("state")
     with pg.admin(server15) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     role = pg.unique("pgstore")
     password = pg.create_role(server15, role, limit=2)
+    store = open_store(tmp_path / "unused", server15.dsn(dbname=db))
+    w = world({"main": server15.dsn()}, store=store)
     with pg.holding(server15) as held:
         held.open(2, role, password)
-        sent = RecordingNotifier()
-        w = world({"main": server15.dsn()}, sent=sent)
-        w.store.close()
-        w.store = open_store(tmp_path / "unused", server15.dsn(dbname=db))
-        w.watcher.store = w.store
         w.round()
         w.round()
+        close_sessions(held)
     w.round()
-    [warning] = sent.top(role)
-    assert [r.text.split()[0] for r in sent.replies(warning.ts)] == [":white_check_mark:"]
+    [warning] = w.sent.top(role)
+    assert [r.text.split()[0] for r in w.sent.replies(warning.ts)] == [":white_check_mark:"]
+    stored = from_state(store.get_alert("main", "role", role))  # type: ignore[arg-type]
+    assert stored is not None
+    assert stored.message_ts == warning.ts
