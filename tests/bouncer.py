@@ -72,7 +72,8 @@ class Bouncer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # immediate shutdown
+            # Immediate shutdown before 1.23; from 1.23 it waits for clients, so kill if slow.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:

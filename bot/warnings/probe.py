@@ -219,7 +219,8 @@ class Prober:
         return f"no answer within {2 * self.timeout_s} s; the probe was abandoned"
 
     def _failure(self, reason: str) -> ProbeFailure:
-        return ProbeFailure(cluster=self.name, at=self._clock(), reason=reason)
+        # libpq's messages span lines (a hint on the second); one line reads better in a list.
+        return ProbeFailure(cluster=self.name, at=self._clock(), reason=" ".join(reason.split()))
 
     def _redact(self, text: str) -> str:
         password = None

@@ -316,8 +316,9 @@ def _entity_row(cluster: str, e: Evaluation) -> str:
     top = ", ".join(
         f"{h.count}×{h.application or '-'}@{h.client}/{h.state or '?'}" for h in u.holders[:2]
     )
+    usage = f"{u.current}/{u.limit}"
     return (
-        f"{cluster:<16} {u.label:<32} {u.current:>5}/{u.limit:<5} {u.share:>5.0%}  "
+        f"{cluster:<16} {u.label:<32} {usage:>11} {u.share:>5.0%}  "
         f"{e.level.value.upper():<8} {ttl:<18} {top}"
     ).rstrip()
 

@@ -147,10 +147,12 @@ class Watcher:
                 log.debug("warnings lease held by another replica; round skipped")
                 return RoundReport(held=False)
             records: dict[Key, AlertRecord] = {}
+            stored: dict[str, list[Key]] = {}  # per cluster, what the store held
             for state in self.store.alerts():
                 record = from_state(state)
                 if record is not None and record.cluster in self._probers:
                     records[record.key] = record
+                    stored.setdefault(record.cluster, []).append(record.key)
             results: list[ClusterResult] = []
             taken: list[Taken] = []
             outcomes = probe_all(
@@ -163,7 +165,7 @@ class Watcher:
             with closing(outcomes):
                 for outcome in outcomes:
                     try:
-                        results.append(self._cluster(outcome, records, taken))
+                        results.append(self._cluster(outcome, records, stored, taken))
                     except Exception as exc:  # the store or a bug: this cluster, this round
                         log.error(
                             "%s: warnings round failed: %s",
@@ -184,7 +186,11 @@ class Watcher:
             return None
 
     def _cluster(
-        self, outcome: Probe | ProbeFailure, records: dict[Key, AlertRecord], taken: list[Taken]
+        self,
+        outcome: Probe | ProbeFailure,
+        records: dict[Key, AlertRecord],
+        stored: dict[str, list[Key]],
+        taken: list[Taken],
     ) -> ClusterResult:
         name = outcome.cluster
         cluster = self.config.clusters[name]
@@ -237,10 +243,11 @@ class Watcher:
             self._apply_usage(step, prev, usage, tr, records, taken, now)
 
         listed = {(name, u.kind.value, u.name) for u in outcome.usages}
-        for key, prev in list(records.items()):
-            if prev.cluster == name and prev.kind in _USAGE_KINDS and key not in listed:
-                step = decide_gone(prev, now=now, policy=self.policy)
-                self._apply_usage(step, prev, None, NO_TREND, records, taken, now)
+        for key in stored.get(name, ()):
+            gone = records.get(key)
+            if gone is not None and gone.kind in _USAGE_KINDS and key not in listed:
+                step = decide_gone(gone, now=now, policy=self.policy)
+                self._apply_usage(step, gone, None, NO_TREND, records, taken, now)
         return ClusterResult(name, outcome, tuple(evaluations))
 
     def _rings(
@@ -473,6 +480,7 @@ class Watcher:
         self._pool.shutdown(wait=False, cancel_futures=True)
         with self._round:
             for prober in self._probers.values():
+                prober.abort()  # a probe still running gets an error rather than a closed fd
                 prober.close()
             try:
                 self.store.release_lease(LEASE, self.holder)

@@ -16,6 +16,8 @@ from bot.pgbouncer import (
 from bot.pgbouncer.console import SHOW_CONFIG, SHOW_DATABASES, SHOW_LISTS, SHOW_POOLS, SHOW_USERS
 from tests import bouncer, pg
 
+pytestmark = pytest.mark.pgbouncer
+
 
 @pytest.fixture(autouse=True)
 def _needs_pgbouncer() -> None:

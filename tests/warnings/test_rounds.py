@@ -274,3 +274,20 @@ def test_postgres_store_backend_works_too(server15, world, tmp_path):
     stored = from_state(store.get_alert("main", "role", role))  # type: ignore[arg-type]
     assert stored is not None
     assert stored.message_ts == warning.ts
+
+
+def test_limit_removed_while_over_closes_the_incident(cluster, holder, world):
+    role = pg.unique("unlimited")
+    password = pg.create_role(cluster, role, limit=2)
+    holder.open(2, role, password)
+    w = world({"main": cluster.dsn()})
+    w.round()
+    [warning] = w.sent.top(role)
+    with pg.admin(cluster) as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} CONNECTION LIMIT -1").format(sql.Identifier(role)))
+    w.round()
+    [reply] = w.sent.replies(warning.ts)
+    assert "no longer has a connection limit" in reply.text
+    w.round()
+    assert len(w.sent.top(role)) == 1
+    assert len(w.sent.replies(warning.ts)) == 1
