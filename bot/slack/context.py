@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
+from bot.diagnostics.keeper import Keepers
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
 from bot.render.blocks import Message, escape, notice
@@ -67,6 +68,11 @@ class Context:
             c.startswith("#") for cl in self.config.clusters.values() for c in cl.channels
         )
         self._closers: list[Callable[[], None]] = []
+        # One diagnostics connection kept per cluster, so the bot already holds its slot when
+        # a server fills up; opened in the background, start-up is not held up.
+        self.keepers = Keepers(secrets=self.secrets)
+        self.keepers.start(self.config.clusters.values())
+        self.on_close(self.keepers.close)
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Run `closer` when the context closes (listeners' own threads and stores)."""

@@ -49,7 +49,13 @@ def _report(
     notes: Sequence[str] = (),
 ) -> Report:
     return analyse(
-        found, cluster, ctx.playbooks, focus_role=role, secrets=ctx.secrets, extra_notes=notes
+        found,
+        cluster,
+        ctx.playbooks,
+        focus_role=role,
+        secrets=ctx.secrets,
+        extra_notes=notes,
+        keepers=ctx.keepers,
     )
 
 
