@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,7 @@ from bot.diagnostics.keeper import Keepers
 from bot.diagnostics.model import Snapshot
 from bot.diagnostics.snapshot import take_snapshot
 from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
+from bot.observability import metrics
 from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
@@ -200,7 +202,10 @@ def analyse(
     pooler = None
     all_signals = list(found)
     if cluster is not None:
+        started = time.perf_counter()
         live = take_live(cluster, secrets, keepers=keepers, found=found, thresholds=thresholds)
+        metrics.DIAGNOSIS_SECONDS.labels(cluster.name).observe(time.perf_counter() - started)
+        metrics.DIAGNOSES.labels(cluster.name, "live" if live.snapshot else "no_live").inc()
         snapshot = live.snapshot
         pooler = live.pooler
         notes.extend(live.notes)
