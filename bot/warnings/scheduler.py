@@ -12,6 +12,7 @@ an interval late (`misfire_grace_time`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -44,6 +45,16 @@ class WarningsScheduler:
         self._scheduler = BackgroundScheduler(
             executors={"default": JobExecutor(max_workers=1)}, timezone=UTC
         )
+        self._halt = threading.Event()
+        # Its own thread, not a job: it must renew the lease while a long round holds the
+        # scheduler's one worker.
+        self._heartbeat = threading.Thread(
+            target=self._beat, name="pgconn-warnings-lease", daemon=True
+        )
+
+    def _beat(self) -> None:
+        while not self._halt.wait(self.watcher.heartbeat_s):
+            self.watcher.renew_lease()
 
     @property
     def running(self) -> bool:
@@ -62,6 +73,7 @@ class WarningsScheduler:
             next_run_time=datetime.now(UTC) if now else None,
         )
         self._scheduler.start()
+        self._heartbeat.start()
         log.info(
             "warnings: %d cluster(s) every %.0f s (lease holder %s)",
             len(self.watcher.clusters),
@@ -73,6 +85,7 @@ class WarningsScheduler:
         """Graceful: no new round starts, a running one stops taking outcomes and finishes
         what it was doing, then connections are closed and the lease handed back."""
         self.watcher.stop()
+        self._halt.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         self.watcher.close()

@@ -127,6 +127,7 @@ class Watcher:
         self._failures: dict[str, int] = {}
         self._stop = threading.Event()
         self._round = threading.Lock()
+        self._holding = False
 
     @property
     def clusters(self) -> list[str]:
@@ -134,16 +135,39 @@ class Watcher:
 
     @property
     def lease_ttl_s(self) -> float:
-        # Long enough to survive one slow round; short enough that another replica takes over
-        # within a few intervals when this one dies.
-        return float(3 * self.warn.interval_seconds + 2 * self.warn.probe_timeout_seconds)
+        # The holder renews the lease every heartbeat_s (WarningsScheduler), however long a
+        # round runs, so the lease can be shorter than an interval: a replica that dies is
+        # replaced at the next round of another one after at most ttl + interval (< 2 intervals).
+        return max(3.0, 0.75 * self.warn.interval_seconds)
+
+    @property
+    def heartbeat_s(self) -> float:
+        return self.lease_ttl_s / 3
+
+    def renew_lease(self) -> bool:
+        """Keep the lease this replica holds alive between rounds; never takes it over (that is
+        the round's job, so a standby only starts probing at a round)."""
+        if not self._holding:
+            return False
+        try:
+            self._holding = self.store.acquire_lease(
+                LEASE, self.holder, now=self.clock(), ttl_s=self.lease_ttl_s
+            )
+        except Exception as exc:  # noqa: BLE001 - the next round retries; never kill the thread
+            log.warning("renewing the warnings lease failed: %s",
+                        self._redact(f"{type(exc).__name__}: {exc}"))
+            self._holding = False
+        return self._holding
 
     # -- the round -----------------------------------------------------------------------------
 
     def run_round(self) -> RoundReport:
         with self._round:
             now = self.clock()
-            if not self.store.acquire_lease(LEASE, self.holder, now=now, ttl_s=self.lease_ttl_s):
+            self._holding = self.store.acquire_lease(
+                LEASE, self.holder, now=now, ttl_s=self.lease_ttl_s
+            )
+            if not self._holding:
                 log.debug("warnings lease held by another replica; round skipped")
                 return RoundReport(held=False)
             records: dict[Key, AlertRecord] = {}
@@ -482,6 +506,7 @@ class Watcher:
             for prober in self._probers.values():
                 prober.abort()  # a probe still running gets an error rather than a closed fd
                 prober.close()
+            self._holding = False
             try:
                 self.store.release_lease(LEASE, self.holder)
             except Exception as exc:

@@ -291,3 +291,28 @@ def test_limit_removed_while_over_closes_the_incident(cluster, holder, world):
     w.round()
     assert len(w.sent.top(role)) == 1
     assert len(w.sent.replies(warning.ts)) == 1
+
+
+def test_the_holder_keeps_the_lease_between_rounds_and_a_standby_takes_it_within_two_intervals(
+    cluster, world, tmp_path
+):
+    path = tmp_path / "shared.sqlite3"
+    a = world({"main": cluster.dsn()}, store_path=path, holder="replica-a")
+    b = world({"main": cluster.dsn()}, store_path=path, clock=a.clock, holder="replica-b")
+    interval = a.watcher.warn.interval_seconds
+    assert a.watcher.lease_ttl_s < interval  # renewals, not a long lease, keep it held
+    assert not b.watcher.renew_lease()  # a standby's heartbeat never takes the lease
+    assert a.round().held
+
+    # A long round: the heartbeat keeps the lease past its ttl.
+    for _ in range(6):
+        a.clock.advance(a.watcher.heartbeat_s)
+        assert a.watcher.renew_lease()
+    assert not b.round(0).held
+
+    # replica-a dies right after a renewal: replica-b's next round after the ttl takes over,
+    # at most ttl + one interval later.
+    a.clock.advance(a.watcher.lease_ttl_s + 0.01)
+    assert b.round(0).held
+    assert a.watcher.lease_ttl_s + interval < 2 * interval
+    assert not a.watcher.renew_lease()
