@@ -139,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="HTTP mode address (default: all)")
     serve.add_argument("--playbooks", metavar="DIR", type=Path,
                        help="playbook directory (default: the bundled playbooks/)")
+    serve.add_argument("--health-port", type=int,
+                       default=int(os.environ.get("PGCONN_HEALTH_PORT", "8081")),
+                       help="port of /healthz, /readyz and /metrics; 0 picks a free one, -1 turns "
+                       "them off (default: $PGCONN_HEALTH_PORT or 8081)")
+    serve.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
+                       help="log lines as JSON or text (default: JSON unless on a terminal)")
     return parser
 
 
@@ -277,15 +283,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import logging
-
+    from bot.observability import logs
     from bot.slack.app import serve
 
     config = _config(args.config)
     playbooks = _playbooks(args)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve(config, playbooks, args.port, args.host)
+    json_lines = {"auto": None, "json": True, "text": False}[args.log_format]
+    logs.setup(config.secrets(), json_lines=json_lines)
+    serve(config, playbooks, args.port, args.host,
+          health_port=None if args.health_port < 0 else args.health_port)
     return EXIT_OK
 
 

@@ -8,6 +8,9 @@ waits for a free listener thread either.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+import time
 from collections.abc import Callable
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -21,16 +24,20 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Config
 from bot.errors import ConfigError, PgconnError
+from bot.observability import metrics
+from bot.observability.health import HealthServer
+from bot.observability.logs import request_context
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
 from bot.slack import listeners
 from bot.slack.context import Context, Tuning
 from bot.slack.http import EVENTS_PATH, BoltHTTPServer
-from bot.slack.memory import ExpiringMap
 from bot.slack.notifier import SlackNotifier
 from bot.warnings.scheduler import WarningsScheduler, start_warnings
 
 log = logging.getLogger("pgconn.slack")
+
+DEFAULT_HEALTH_PORT = 8081
 
 
 def web_client(config: Config) -> WebClient:
@@ -67,22 +74,56 @@ def check_tokens(config: Config) -> None:
         raise ConfigError(problems, config.source)
 
 
+class RequestScope(Middleware):
+    """Tags everything a request does (its logs, and the work it hands to the workers) with a
+    request id, and counts requests by kind for the metrics."""
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        body = req.body
+        kind = ("command" if "command" in body else "event" if "event" in body
+                else str(body.get("type") or "other"))
+        metrics.REQUESTS.labels(kind).inc()
+        rid = body.get("event_id") or body.get("trigger_id")
+        with request_context(str(rid) if rid else None):
+            return next()
+
+
 class AnswerOnce(Middleware):
     """Slack retries an event it thinks was not received (`X-Slack-Retry-Num`, same
-    `event_id`): the first delivery is answered, the others only acknowledged."""
+    `event_id`): the first delivery is answered, the others only acknowledged. `first_sight`
+    decides; with a PostgreSQL state store it is shared by every replica."""
 
-    def __init__(self, seen: ExpiringMap[bool]) -> None:
-        self.seen = seen
+    def __init__(self, first_sight: Callable[[str], bool]) -> None:
+        self.first_sight = first_sight
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
         event_id = req.body.get("event_id")
-        if isinstance(event_id, str) and not self.seen.put_new(event_id, True):
+        if isinstance(event_id, str) and not self.first_sight(event_id):
             retry = req.headers.get("x-slack-retry-num", ["?"])[0]
             log.info("event %s delivered again (retry %s): already answered", event_id, retry)
             return BoltResponse(status=200, body="")
         return next()
+
+
+def _first_sight(ctx: Context) -> Callable[[str], bool]:
+    memory = ctx.seen_events
+    if not ctx.config.state_dsn:
+        return lambda event_id: memory.put_new(event_id, True)
+
+    def shared(event_id: str) -> bool:
+        try:
+            return ctx.store().first_sight(event_id, now=time.time(),
+                                           keep_s=ctx.tuning.memory_ttl_s)
+        except Exception as exc:  # noqa: BLE001 - answer rather than drop, if the store is down
+            log.warning("event de-duplication fell back to memory: %s",
+                        redact_text(str(exc), ctx.secrets))
+            return memory.put_new(event_id, True)
+
+    return shared
 
 
 def build_app(
@@ -107,17 +148,33 @@ def build_app(
             "SLACK_BOT_TOKEN (or slack.bot_token) and SLACK_API_URL (or slack.api_url)."
         ) from exc
     ctx = Context(config, playbooks, client, tuning or Tuning())
-    app.use(AnswerOnce(ctx.seen_events))
+    app.use(RequestScope())
+    app.use(AnswerOnce(_first_sight(ctx)))
     listeners.register(app, ctx)
     return app, ctx
 
 
-def serve(config: Config, playbooks: PlaybookSet, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
-    """Run until interrupted; the warnings scheduler runs beside it and stops with it."""
+def serve(
+    config: Config,
+    playbooks: PlaybookSet,
+    port: int,
+    host: str = "0.0.0.0",  # noqa: S104 - Slack reaches the bot from outside
+    health_port: int | None = DEFAULT_HEALTH_PORT,
+    drain_s: float = 20.0,
+) -> None:
+    """Run until SIGTERM or Ctrl-C; the warnings scheduler runs beside it.
+
+    Shutdown is graceful: readiness turns 503 first (the load balancer stops sending), the
+    Slack listener stops accepting, work already accepted gets `drain_s` to finish, the
+    warnings lease is handed back, and connections are closed.
+    """
     app, ctx = build_app(config, playbooks)
+    stopping = threading.Event()
+    health: HealthServer | None = None
     watch: WarningsScheduler | None = None
+    stop_listener: Callable[[], None] = lambda: None  # noqa: E731
+    alive: Callable[[], bool] = lambda: not stopping.is_set()  # noqa: E731
     try:
-        watch = start_warnings(config, SlackNotifier(ctx.poster))
         if socket_mode(config):
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -125,12 +182,41 @@ def serve(config: Config, playbooks: PlaybookSet, port: int, host: str = "0.0.0.
             handler = SocketModeHandler(
                 app, config.slack.app_token, web_client=WebClient(base_url=config.slack.api_url)
             )
-            handler.start()  # type: ignore[no-untyped-call]
+            handler.connect()  # type: ignore[no-untyped-call]
+            alive = handler.client.is_connected
+            stop_listener = handler.close
+            wait = stopping.wait
         else:
             server = BoltHTTPServer(app, host, port)
             log.info("pgconn: HTTP mode, serving %s on %s:%d", EVENTS_PATH, host, server.port)
-            server.serve_forever()
+            stop_listener = server.stop
+            server.start()
+            wait = stopping.wait
+        if health_port is not None:
+            health = HealthServer(health_port, {"slack": alive, "store": ctx.store_healthy},
+                                  host=host).start()
+            log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
+        watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
+        _on_signals(stopping)
+        wait()
+        log.info("pgconn: shutting down")
     finally:
+        if health is not None:
+            health.draining.set()
+        stop_listener()
         if watch is not None:
             watch.stop()
+        if not ctx.drain(drain_s):
+            log.warning("pgconn: work still running after %.0f s was abandoned", drain_s)
         ctx.close()
+        if health is not None:
+            health.stop()
+        log.info("pgconn: stopped")
+
+
+def _on_signals(stopping: threading.Event) -> None:
+    """SIGTERM (docker stop, Kubernetes) and SIGINT both start the graceful shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals can only be handled on the main thread (tests run serve elsewhere)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +22,7 @@ from bot.render.blocks import Message, escape, notice
 from bot.signals.model import Signal
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
+from bot.store import Store, open_store
 
 log = logging.getLogger("pgconn.slack")
 
@@ -68,11 +71,27 @@ class Context:
             c.startswith("#") for cl in self.config.clusters.values() for c in cl.channels
         )
         self._closers: list[Callable[[], None]] = []
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
         # One diagnostics connection kept per cluster, so the bot already holds its slot when
         # a server fills up; opened in the background, start-up is not held up.
         self.keepers = Keepers(secrets=self.secrets)
         self.keepers.start(self.config.clusters.values())
         self.on_close(self.keepers.close)
+
+    def store(self) -> Store:
+        """The process's state store, opened on first use (a bot that never needs one never
+        touches it) and shared by approvals, warnings and event de-duplication."""
+        with self._store_lock:
+            if self._store is None:
+                self._store = open_store(self.config.state_path, self.config.state_dsn)
+                self.on_close(self._store.close)
+            return self._store
+
+    def store_healthy(self) -> bool:
+        with self._store_lock:
+            store = self._store
+        return store is None or store.healthy()
 
     def on_close(self, closer: Callable[[], None]) -> None:
         """Run `closer` when the context closes (listeners' own threads and stores)."""
@@ -101,7 +120,8 @@ class Context:
                         )
                     )
 
-        return self.jobs.submit(run)
+        # The worker logs under the request id of the request that asked for the work.
+        return self.jobs.submit(contextvars.copy_context().run, run)
 
     def log_failure(self, what: str, exc: BaseException) -> str:
         """Log an unexpected error with its traceback, redacted like everything else; the
@@ -138,6 +158,15 @@ class Context:
     def usable_here(self, keys: list[str]) -> list[str]:
         """Clusters this channel may use: its own, and those bound to no channel."""
         return [n for n in sorted(self.config.clusters) if self.config.channel_may_use(n, keys)]
+
+    def drain(self, timeout_s: float) -> bool:
+        """Let the work already accepted finish (graceful shutdown); False if it did not within
+        `timeout_s`."""
+        finisher = threading.Thread(target=self.jobs.shutdown, kwargs={"wait": True},
+                                    name="pgconn-drain", daemon=True)
+        finisher.start()
+        finisher.join(timeout_s)
+        return not finisher.is_alive()
 
     def close(self) -> None:
         self.jobs.shutdown(wait=False, cancel_futures=True)

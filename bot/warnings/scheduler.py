@@ -21,7 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import Config
 from bot.notify import Notifier
-from bot.store import open_store
+from bot.store import Store
 from bot.warnings.watcher import Watcher, watched
 
 log = logging.getLogger(__name__)
@@ -93,13 +93,14 @@ class WarningsScheduler:
             self._on_stop()
 
 
-def start_warnings(config: Config, notifier: Notifier) -> WarningsScheduler | None:
-    """Open the state store and start the warnings job (what `pgconn serve` runs); None when
-    no cluster is watched (none has an alert channel, or all have warnings disabled)."""
+def start_warnings(
+    config: Config, notifier: Notifier, store: Callable[[], Store]
+) -> WarningsScheduler | None:
+    """Start the warnings job on the process's state store (what `pgconn serve` runs); None
+    when no cluster is watched (none has an alert channel, or all have warnings disabled)."""
     if not watched(config):
         log.info("warnings: off (no cluster has an alert_channel, nor warnings.alert_channel)")
         return None
-    store = open_store(config.state_path, config.state_dsn)
-    scheduler = WarningsScheduler(Watcher(config, store, notifier), on_stop=store.close)
+    scheduler = WarningsScheduler(Watcher(config, store(), notifier))
     scheduler.start()
     return scheduler

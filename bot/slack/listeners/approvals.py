@@ -33,7 +33,7 @@ from bot.render.blocks import ACTION_PREFIX, escape, notice
 from bot.slack.context import Context
 from bot.slack.post import PostError, ephemeral_reply
 from bot.slack.replies import Reply
-from bot.store import ApprovalRequest, open_store
+from bot.store import ApprovalRequest
 from bot.triage.model import ActionKind, ProposedAction
 
 log = logging.getLogger("pgconn.slack")
@@ -45,8 +45,8 @@ STALE_BUTTON = (
 
 
 class Approvals:
-    """The remediation core as the Slack adapter uses it. The state store is opened only when
-    some cluster can run fixes, so a bot without any never touches it."""
+    """The remediation core as the Slack adapter uses it, on the context's state store (opened
+    only when some cluster can run fixes)."""
 
     def __init__(self, ctx: Context, *, sweep_every_s: float = 30.0) -> None:
         self.ctx = ctx
@@ -62,9 +62,9 @@ class Approvals:
     def remediation(self) -> Remediation:
         with self._lock:
             if self._remediation is None:
-                config = self.ctx.config
-                store = open_store(config.state_path, config.state_dsn)
-                self._remediation = Remediation(config, store, group_members=self.members)
+                self._remediation = Remediation(
+                    self.ctx.config, self.ctx.store(), group_members=self.members
+                )
             return self._remediation
 
     def start(self) -> None:
@@ -78,9 +78,7 @@ class Approvals:
         if self._sweeper is not None:
             self._sweeper.stop()
         with self._lock:
-            if self._remediation is not None:
-                self._remediation.store.close()
-                self._remediation = None
+            self._remediation = None  # the store is the context's; it closes it
 
     def members(self, group: str) -> list[str]:
         """An approver user group's members (usergroups.users.list); an error refuses."""
