@@ -231,15 +231,6 @@ def test_healthcheck_and_chart_probes_against_the_bots_health_server() -> None:
         server.stop()
 
 
-def test_serve_reads_the_health_port_variable() -> None:
-    """The image, the chart and the compose file set PGCONN_HEALTH_PORT; `pgconn serve` must
-    read it (the runtime side of issue 6 wires the side port into serve)."""
-    source = "\n".join(p.read_text() for p in (tools.ROOT / "bot").rglob("*.py"))
-    if "PGCONN_HEALTH_PORT" not in source:
-        pytest.skip("pgconn serve does not start the health side port yet")
-    assert "8081" in source, "the bot's default side port must be the image's and chart's, 8081"
-
-
 # --- the build stage, run for real ---------------------------------------------------------------
 
 

@@ -72,6 +72,8 @@ def test_serve_in_http_mode_answers_slack(tmp_path: Path, fake: FakeSlack) -> No
             str(_config(tmp_path)),
             "--port",
             str(port),
+            "--health-port",
+            "0",
             "--host",
             "127.0.0.1",
         ],

@@ -95,6 +95,8 @@ def test_serve_runs_the_scheduler_and_stops_it_gracefully(cluster, holder, tmp_p
             str(config),
             "--port",
             str(port),
+            "--health-port",
+            "0",
             "--host",
             "127.0.0.1",
         ],
