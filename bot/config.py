@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from bot.errors import ConfigError, UnknownClusterError
+from bot.redact import dsn_password
 
 _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -167,24 +168,13 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every password in a configured DSN, for masking free text that might echo one."""
-        from psycopg.conninfo import conninfo_to_dict
-
-        found: list[str] = []
         dsns = [
             dsn
             for c in self.clusters.values()
             for dsn in (c.dsn, c.admin_dsn, c.pgbouncer_dsn)
         ]
-        for dsn in (*dsns, self.state_dsn):
-            if not dsn:
-                continue
-            try:
-                password = conninfo_to_dict(dsn).get("password")
-            except Exception:  # noqa: BLE001 - validated at load; never fail a redaction
-                continue
-            if password:
-                found.append(str(password))
-        return found + self.slack.secrets()
+        passwords = (dsn_password(dsn) for dsn in (*dsns, self.state_dsn))
+        return [p for p in passwords if p] + self.slack.secrets()
 
 
 class _Collector:
@@ -285,7 +275,7 @@ def _validate_dsn(dsn: str, path: str, problems: _Collector) -> None:
 
     try:
         conninfo_to_dict(dsn)
-    except Exception:  # noqa: BLE001 - psycopg's message may quote the DSN, password included
+    except Exception:  # psycopg's message may quote the DSN, password included
         problems.add(path, "is not a valid libpq connection string or postgresql:// URI")
 
 

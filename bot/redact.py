@@ -34,3 +34,24 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         out = out.replace(secret, MASK)
     return out
+
+
+def dsn_password(dsn: str | None) -> str | None:
+    """The password a DSN carries, if any. None for an unparsable DSN: redaction never fails
+    (the configuration reports bad DSNs at load)."""
+    if not dsn:
+        return None
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        value = conninfo_to_dict(dsn).get("password")
+    except Exception:  # psycopg's error may itself quote the DSN
+        return None
+    return str(value) if value else None
+
+
+def redact_for_dsn(text: str, dsn: str, secrets: Iterable[str] = ()) -> str:
+    """Free text about a connection to `dsn` (a driver's error): its password and `secrets`
+    masked."""
+    password = dsn_password(dsn)
+    return redact_text(text, [*secrets, *([password] if password else [])])

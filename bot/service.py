@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -32,7 +31,7 @@ from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
 from bot.observability import metrics
 from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
-from bot.redact import redact_text
+from bot.redact import redact_for_dsn
 from bot.signals.model import Signal, SignalKind
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
@@ -153,21 +152,12 @@ def _pooler(
         # A new console connection each time: see Keepers for why it is not kept.
         return read_pooler(dsn, secrets=secrets), []
     except PoolerError as exc:
-        password = _password(dsn)
-        reason = redact_text(str(exc), [*secrets, *([password] if password else [])])
+        reason = redact_for_dsn(str(exc), dsn, secrets)
         return None, [
             f"PgBouncer's console for {cluster.name} could not be read: {reason}. Pooler "
             "findings are missing; pgconn needs a user listed in stats_users (or admin_users) "
             "and dbname=pgbouncer in pgbouncer_dsn."
         ]
-
-
-def _password(dsn: str) -> str | None:
-    try:
-        value: Any = conninfo_to_dict(dsn).get("password")
-    except Exception:  # validated at load; never fail a redaction
-        return None
-    return str(value) if value else None
 
 
 def _as_live_refusal(signal: Signal) -> Signal:

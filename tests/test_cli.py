@@ -22,7 +22,9 @@ def incident(cluster, holder, tmp_path):
     holder.open(2, role, password, app="cart")
     fatal = holder.refused(role, password)
     log = tmp_path / "app.log"
-    log.write_text(f"2026-11-22 03:00:01 ERROR worker: {fatal}\nTraceback (most recent call last):\n")
+    log.write_text(
+        f"2026-11-22 03:00:01 ERROR worker: {fatal}\nTraceback (most recent call last):\n"
+    )
     return role, log
 
 
@@ -63,7 +65,7 @@ def test_explain_reads_gzip_and_stdin(incident, tmp_path, capsys, monkeypatch):
 
 
 def test_explain_with_cluster_adds_live_numbers(incident, cluster, tmp_path, capsys, monkeypatch):
-    role, log = incident
+    _, log = incident
     monkeypatch.setenv("PGCONN_TEST_PW", cluster.superuser_password)
     config = _config(tmp_path, cluster)
     assert main(["explain", str(log), "--cluster", "main", "--config", str(config)]) == EXIT_OK

@@ -205,8 +205,7 @@ def test_reserved_slots_and_server_full(small, playbooks):
         full = _only(signals.scan(fatal_full), SignalKind.MAX_CONNECTIONS)
 
         # pgconn cannot connect either: the report says why and still gives the playbook.
-        blind = analyse([full], ClusterConfig("small", small.dsn(password=small.superuser_password)),
-                        playbooks)
+        blind = analyse([full], ClusterConfig("small", small.dsn()), playbooks)
         assert not blind.live
         assert any("could not connect" in n for n in blind.notes), blind.notes
         assert blind.findings and blind.findings[0].code == FindingCode.MAX_CONNECTIONS

@@ -15,7 +15,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.errors import CannotConnectError, ConfigError
-from bot.redact import redact_text
+from bot.redact import redact_for_dsn
 
 APPLICATION_NAME = "pgconn"
 
@@ -61,8 +61,6 @@ def connect_readonly(
     try:
         return psycopg.connect(conninfo, autocommit=True)
     except psycopg.OperationalError as exc:
-        password = conninfo_to_dict(dsn).get("password")
-        hidden = [*secrets, *([str(password)] if password else [])]
-        message = redact_text(str(exc).strip(), hidden)
+        message = redact_for_dsn(str(exc).strip(), dsn, secrets)
         # Not chained: psycopg's exception keeps the connection parameters, password included.
         raise CannotConnectError(message, getattr(exc, "sqlstate", None)) from None

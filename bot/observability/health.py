@@ -43,7 +43,7 @@ class HealthServer:
         for name, check in self.checks.items():
             try:
                 results[name] = bool(check())
-            except Exception:  # noqa: BLE001 - a failing check is a "not ready", not a crash
+            except Exception:  # a failing check is a "not ready", not a crash
                 log.exception("readiness check %s failed", name)
                 results[name] = False
         ready = all(results.values()) and not self.draining.is_set()

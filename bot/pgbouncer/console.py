@@ -33,7 +33,7 @@ from bot.pgbouncer.model import (
     PoolerSnapshot,
     PoolerUser,
 )
-from bot.redact import redact_text
+from bot.redact import redact_for_dsn
 
 SHOW_CONFIG = "SHOW CONFIG"
 SHOW_DATABASES = "SHOW DATABASES"
@@ -90,8 +90,7 @@ def connect_console(
 
 
 def _hide(text: str, dsn: str, secrets: Iterable[str]) -> str:
-    password = conninfo_to_dict(dsn).get("password")
-    return redact_text(text, [*secrets, *([str(password)] if password else [])])
+    return redact_for_dsn(text, dsn, secrets)
 
 
 class _Row:

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.diagnostics import queries
-from bot.redact import redact_text
+from bot.redact import redact_for_dsn, redact_text
 from bot.remediation.errors import AdminConnectionError
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ def connect_admin(
     try:
         return psycopg.connect(admin_conninfo(dsn), autocommit=True)
     except psycopg.OperationalError as exc:
-        password = conninfo_to_dict(dsn).get("password")
-        hidden = [*secrets, *([str(password)] if password else [])]
-        reason = redact_text(str(exc).strip(), hidden)
+        reason = redact_for_dsn(str(exc).strip(), dsn, secrets)
         # Not chained: psycopg's exception keeps the connection parameters, password included.
         raise AdminConnectionError(
             f"pgconn could not open its admin connection to {cluster}: {reason}. Check the "

@@ -118,7 +118,7 @@ def _first_sight(ctx: Context) -> Callable[[str], bool]:
         try:
             return ctx.store().first_sight(event_id, now=time.time(),
                                            keep_s=ctx.tuning.memory_ttl_s)
-        except Exception as exc:  # noqa: BLE001 - answer rather than drop, if the store is down
+        except Exception as exc:  # answer rather than drop, if the store is down
             log.warning("event de-duplication fell back to memory: %s",
                         redact_text(str(exc), ctx.secrets))
             return memory.put_new(event_id, True)

@@ -73,7 +73,7 @@ class PostgresStore(Store):
         try:
             with self._pool.connection(timeout=2) as conn:
                 conn.execute("SELECT 1")
-        except Exception:  # noqa: BLE001 - any failure means not ready
+        except Exception:  # any failure means not ready
             return False
         return True
 

@@ -28,7 +28,7 @@ from bot.config import ClusterConfig
 from bot.diagnostics import queries
 from bot.diagnostics.connection import readonly_conninfo
 from bot.errors import ConfigError
-from bot.redact import redact_text
+from bot.redact import redact_for_dsn
 from bot.warnings.model import (
     EntityKind,
     Holder,
@@ -223,10 +223,7 @@ class Prober:
         return ProbeFailure(cluster=self.name, at=self._clock(), reason=" ".join(reason.split()))
 
     def _redact(self, text: str) -> str:
-        password = None
-        with contextlib.suppress(psycopg.ProgrammingError):
-            password = conninfo_to_dict(self.cluster.dsn).get("password")
-        return redact_text(text, [*self._secrets, *([str(password)] if password else [])])
+        return redact_for_dsn(text, self.cluster.dsn, self._secrets)
 
     def abort(self) -> None:
         """Unblock a probe stuck on a server that does not answer: shut the socket down (a

@@ -153,7 +153,7 @@ class Watcher:
             self._holding = self.store.acquire_lease(
                 LEASE, self.holder, now=self.clock(), ttl_s=self.lease_ttl_s
             )
-        except Exception as exc:  # noqa: BLE001 - the next round retries; never kill the thread
+        except Exception as exc:  # the next round retries; never kill the thread
             log.warning("renewing the warnings lease failed: %s",
                         self._redact(f"{type(exc).__name__}: {exc}"))
             self._holding = False
