@@ -21,8 +21,9 @@ import psycopg
 from bot import throwaway
 from bot.diagnostics import connect_readonly, snapshot
 
-DURATION = re.compile(r"duration: (?P<ms>[\d.]+) ms\s+statement: (?P<sql>.*?)(?=^\d{4}-|\Z)",
-                      re.S | re.M)
+DURATION = re.compile(
+    r"duration: (?P<ms>[\d.]+) ms\s+statement: (?P<sql>.*?)(?=^\d{4}-|\Z)", re.S | re.M
+)
 
 
 def _open_sessions(server: throwaway.ThrowawayCluster, n: int) -> list[psycopg.Connection[Any]]:
@@ -55,8 +56,11 @@ def main() -> None:
     parser.add_argument("--major", type=int, default=None)
     args = parser.parse_args()
 
-    settings = {"max_connections": str(args.sessions + 50), "log_min_duration_statement": "-1",
-                "log_min_messages": "log"}
+    settings = {
+        "max_connections": str(args.sessions + 50),
+        "log_min_duration_statement": "-1",
+        "log_min_messages": "log",
+    }
     with throwaway.running(args.major, settings) as server:
         print(f"PostgreSQL {server.major}: opening {args.sessions} sessions ...")
         held = _open_sessions(server, args.sessions)
@@ -89,12 +93,18 @@ def main() -> None:
     statements = len(snapshot.BATCH)
     med_batch, med_bare = statistics.median(batch_ms), statistics.median(bare_ms)
     print(f"sessions seen:            {snap.client_backends}")
-    print(f"connections/diagnosis:    1; round trips after login: 1 "
-          f"(one simple-query message carrying {statements} statements)")
-    print(f"diagnose wall time:       median {statistics.median(walls):.1f} ms, "
-          f"p95 {sorted(walls)[int(len(walls) * 0.95) - 1]:.1f} ms (connect included)")
-    print(f"bare count(*) wall time:  median {statistics.median(bare_walls):.1f} ms "
-          "(on an open connection)")
+    print(
+        f"connections/diagnosis:    1; round trips after login: 1 "
+        f"(one simple-query message carrying {statements} statements)"
+    )
+    print(
+        f"diagnose wall time:       median {statistics.median(walls):.1f} ms, "
+        f"p95 {sorted(walls)[int(len(walls) * 0.95) - 1]:.1f} ms (connect included)"
+    )
+    print(
+        f"bare count(*) wall time:  median {statistics.median(bare_walls):.1f} ms "
+        "(on an open connection)"
+    )
     print(f"server time, diagnosis:   median {med_batch:.2f} ms over {len(batch_ms)} runs")
     print(f"server time, count(*):    median {med_bare:.2f} ms over {len(bare_ms)} runs")
     print(f"ratio:                    {med_batch / med_bare:.2f}x (target <= 2x)")

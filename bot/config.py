@@ -169,9 +169,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Every password in a configured DSN, for masking free text that might echo one."""
         dsns = [
-            dsn
-            for c in self.clusters.values()
-            for dsn in (c.dsn, c.admin_dsn, c.pgbouncer_dsn)
+            dsn for c in self.clusters.values() for dsn in (c.dsn, c.admin_dsn, c.pgbouncer_dsn)
         ]
         passwords = (dsn_password(dsn) for dsn in (*dsns, self.state_dsn))
         return [p for p in passwords if p] + self.slack.secrets()
@@ -227,8 +225,16 @@ class _Collector:
             return default
         return value
 
-    def number(self, value: object, path: str, default: float, *, lo: float, hi: float,
-               integer: bool = False) -> float:
+    def number(
+        self,
+        value: object,
+        path: str,
+        default: float,
+        *,
+        lo: float,
+        hi: float,
+        integer: bool = False,
+    ) -> float:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -258,15 +264,18 @@ def interpolate(text: str, env: Mapping[str, str], problems: _Collector, path: s
     return _ENV_REF.sub(sub, text)
 
 
-def _interpolate_tree(node: object, env: Mapping[str, str], problems: _Collector,
-                      path: str) -> object:
+def _interpolate_tree(
+    node: object, env: Mapping[str, str], problems: _Collector, path: str
+) -> object:
     if isinstance(node, str):
         return interpolate(node, env, problems, path or "(root)")
     if isinstance(node, list):
         return [_interpolate_tree(v, env, problems, f"{path}[{i}]") for i, v in enumerate(node)]
     if isinstance(node, dict):
-        return {k: _interpolate_tree(v, env, problems, f"{path}.{k}" if path else str(k))
-                for k, v in node.items()}
+        return {
+            k: _interpolate_tree(v, env, problems, f"{path}.{k}" if path else str(k))
+            for k, v in node.items()
+        }
     return node
 
 
@@ -292,13 +301,22 @@ def _validate_console_dsn(dsn: str, path: str, problems: _Collector) -> None:
         problems.add(path, "must name PgBouncer's admin console: dbname=pgbouncer")
 
 
-def parse(document: object, env: Mapping[str, str] | None = None,
-          source: str = "config") -> Config:
+def parse(document: object, env: Mapping[str, str] | None = None, source: str = "config") -> Config:
     problems = _Collector()
     data = _interpolate_tree(document, os.environ if env is None else env, problems, "")
-    top = problems.mapping(data, "",
-                           {"clusters", "approvers", "warnings", "state_path", "state_dsn",
-                            "slack", "approver_usergroup"})
+    top = problems.mapping(
+        data,
+        "",
+        {
+            "clusters",
+            "approvers",
+            "warnings",
+            "state_path",
+            "state_dsn",
+            "slack",
+            "approver_usergroup",
+        },
+    )
 
     clusters: dict[str, ClusterConfig] = {}
     raw_clusters = problems.mapping(top.get("clusters"), "clusters", set(top.get("clusters") or {}))
@@ -308,8 +326,19 @@ def parse(document: object, env: Mapping[str, str] | None = None,
         path = f"clusters.{name}"
         if not _CLUSTER_NAME.match(str(name)):
             problems.add(path, "cluster names are letters, digits, '_', '.', '-' (max 63)")
-        body = problems.mapping(raw, path, {"dsn", "admin_dsn", "channels", "alert_channel",
-                                            "warnings", "pgbouncer_dsn", *_REMEDIATION_KEYS})
+        body = problems.mapping(
+            raw,
+            path,
+            {
+                "dsn",
+                "admin_dsn",
+                "channels",
+                "alert_channel",
+                "warnings",
+                "pgbouncer_dsn",
+                *_REMEDIATION_KEYS,
+            },
+        )
         dsn = problems.string(body.get("dsn"), f"{path}.dsn", required=True)
         admin = problems.string(body.get("admin_dsn"), f"{path}.admin_dsn")
         for key, value in (("dsn", dsn), ("admin_dsn", admin)):
@@ -354,9 +383,20 @@ def parse(document: object, env: Mapping[str, str] | None = None,
     )
 
 
-_WARNING_KEYS = {"interval_seconds", "threshold", "critical", "clear_margin", "concurrency",
-                 "probe_timeout_seconds", "unreachable_after", "samples", "reopen_seconds",
-                 "refresh_seconds", "alert_channel", "holder"}
+_WARNING_KEYS = {
+    "interval_seconds",
+    "threshold",
+    "critical",
+    "clear_margin",
+    "concurrency",
+    "probe_timeout_seconds",
+    "unreachable_after",
+    "samples",
+    "reopen_seconds",
+    "refresh_seconds",
+    "alert_channel",
+    "holder",
+}
 
 
 def _warnings(raw: object, problems: _Collector) -> WarningsConfig:
@@ -364,8 +404,9 @@ def _warnings(raw: object, problems: _Collector) -> WarningsConfig:
     d = WarningsConfig()
 
     def whole(key: str, default: int, lo: int, hi: int) -> int:
-        return int(problems.number(body.get(key), f"warnings.{key}", default, lo=lo, hi=hi,
-                                   integer=True))
+        return int(
+            problems.number(body.get(key), f"warnings.{key}", default, lo=lo, hi=hi, integer=True)
+        )
 
     def share(key: str, default: float, lo: float = 0.01, hi: float = 1.0) -> float:
         return problems.number(body.get(key), f"warnings.{key}", default, lo=lo, hi=hi)
@@ -401,8 +442,7 @@ def _level_override(raw: object, path: str, problems: _Collector) -> LevelOverri
 
 
 def _cluster_warnings(raw: object, path: str, problems: _Collector) -> ClusterWarnings:
-    body = problems.mapping(raw, path, {"enabled", "threshold", "critical", "roles",
-                                        "databases"})
+    body = problems.mapping(raw, path, {"enabled", "threshold", "critical", "roles", "databases"})
     enabled = body.get("enabled", True)
     if not isinstance(enabled, bool):
         problems.add(f"{path}.enabled", "must be true or false")
@@ -410,17 +450,22 @@ def _cluster_warnings(raw: object, path: str, problems: _Collector) -> ClusterWa
 
     def entities(key: str) -> tuple[tuple[str, LevelOverride], ...]:
         table = problems.mapping(body.get(key), f"{path}.{key}", set(body.get(key) or {}))
-        return tuple((str(name), _level_override(value, f"{path}.{key}.{name}", problems))
-                     for name, value in table.items())
+        return tuple(
+            (str(name), _level_override(value, f"{path}.{key}.{name}", problems))
+            for name, value in table.items()
+        )
 
-    levels = _level_override({k: body[k] for k in ("threshold", "critical") if k in body},
-                             path, problems)
-    return ClusterWarnings(enabled=enabled, levels=levels, roles=entities("roles"),
-                           databases=entities("databases"))
+    levels = _level_override(
+        {k: body[k] for k in ("threshold", "critical") if k in body}, path, problems
+    )
+    return ClusterWarnings(
+        enabled=enabled, levels=levels, roles=entities("roles"), databases=entities("databases")
+    )
 
 
-def _check_levels(warn: WarningsConfig, cluster: ClusterWarnings, path: str,
-                  problems: _Collector) -> None:
+def _check_levels(
+    warn: WarningsConfig, cluster: ClusterWarnings, path: str, problems: _Collector
+) -> None:
     """Each entity's effective pair (override, else the cluster's, else the global one) must
     keep critical at or above threshold."""
     base = (cluster.levels.threshold or warn.threshold, cluster.levels.critical or warn.critical)
@@ -434,35 +479,61 @@ def _check_levels(warn: WarningsConfig, cluster: ClusterWarnings, path: str,
             problems.add(where, f"critical ({c:g}) must be at least threshold ({t:g}); set both")
 
 
-_REMEDIATION_KEYS = ("approvers", "approver_usergroup", "two_person_rule",
-                     "allow_superuser_targets", "max_sessions_per_action",
-                     "approval_ttl_minutes")
+_REMEDIATION_KEYS = (
+    "approvers",
+    "approver_usergroup",
+    "two_person_rule",
+    "allow_superuser_targets",
+    "max_sessions_per_action",
+    "approval_ttl_minutes",
+)
 
 
 def _remediation(body: Mapping[str, Any], path: str, problems: _Collector) -> dict[str, Any]:
     """A cluster's approval and safety keys, validated (see ClusterConfig)."""
     return {
         "approvers": problems.strings(body.get("approvers"), f"{path}.approvers"),
-        "approver_usergroup": problems.string(body.get("approver_usergroup"),
-                                              f"{path}.approver_usergroup"),
-        "two_person_rule": problems.boolean(body.get("two_person_rule"),
-                                            f"{path}.two_person_rule", True),
-        "allow_superuser_targets": problems.boolean(body.get("allow_superuser_targets"),
-                                                    f"{path}.allow_superuser_targets", False),
-        "max_sessions_per_action": int(problems.number(
-            body.get("max_sessions_per_action"), f"{path}.max_sessions_per_action",
-            DEFAULT_MAX_SESSIONS_PER_ACTION, lo=1, hi=10_000, integer=True)),
-        "approval_ttl_minutes": int(problems.number(
-            body.get("approval_ttl_minutes"), f"{path}.approval_ttl_minutes",
-            DEFAULT_APPROVAL_TTL_MINUTES, lo=1, hi=24 * 60, integer=True)),
+        "approver_usergroup": problems.string(
+            body.get("approver_usergroup"), f"{path}.approver_usergroup"
+        ),
+        "two_person_rule": problems.boolean(
+            body.get("two_person_rule"), f"{path}.two_person_rule", True
+        ),
+        "allow_superuser_targets": problems.boolean(
+            body.get("allow_superuser_targets"), f"{path}.allow_superuser_targets", False
+        ),
+        "max_sessions_per_action": int(
+            problems.number(
+                body.get("max_sessions_per_action"),
+                f"{path}.max_sessions_per_action",
+                DEFAULT_MAX_SESSIONS_PER_ACTION,
+                lo=1,
+                hi=10_000,
+                integer=True,
+            )
+        ),
+        "approval_ttl_minutes": int(
+            problems.number(
+                body.get("approval_ttl_minutes"),
+                f"{path}.approval_ttl_minutes",
+                DEFAULT_APPROVAL_TTL_MINUTES,
+                lo=1,
+                hi=24 * 60,
+                integer=True,
+            )
+        ),
     }
 
 
 def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackConfig:
-    body = problems.mapping(raw, "slack", {"bot_token", "signing_secret", "app_token",
-                                           "api_url", "max_file_bytes"})
-    api_url = (problems.string(body.get("api_url"), "slack.api_url")
-               or env.get("SLACK_API_URL") or DEFAULT_SLACK_API_URL)
+    body = problems.mapping(
+        raw, "slack", {"bot_token", "signing_secret", "app_token", "api_url", "max_file_bytes"}
+    )
+    api_url = (
+        problems.string(body.get("api_url"), "slack.api_url")
+        or env.get("SLACK_API_URL")
+        or DEFAULT_SLACK_API_URL
+    )
     if not re.match(r"^https?://", api_url):
         problems.add("slack.api_url", "must be an http(s) URL")
     if not api_url.endswith("/"):
@@ -475,9 +546,16 @@ def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackCo
         app_token=problems.string(body.get("app_token"), "slack.app_token")
         or env.get("SLACK_APP_TOKEN"),
         api_url=api_url,
-        max_file_bytes=int(problems.number(body.get("max_file_bytes"), "slack.max_file_bytes",
-                                           SlackConfig.max_file_bytes, lo=1024, hi=2**34,
-                                           integer=True)),
+        max_file_bytes=int(
+            problems.number(
+                body.get("max_file_bytes"),
+                "slack.max_file_bytes",
+                SlackConfig.max_file_bytes,
+                lo=1024,
+                hi=2**34,
+                integer=True,
+            )
+        ),
     )
 
 

@@ -26,8 +26,11 @@ ROLE, LIMIT, IDLE_IN_TX = "app_user", 8, 2
 
 
 def _role(conn: psycopg.Connection[Any], name: str, password: str, extra: str) -> None:
-    conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(
-        sql.Identifier(name), sql.Literal(password)))
+    conn.execute(
+        sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(
+            sql.Identifier(name), sql.Literal(password)
+        )
+    )
 
 
 def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Report:
@@ -42,8 +45,9 @@ def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Re
         try:
             log(f"the application 'checkout' opens {LIMIT} sessions as {ROLE} and leaks them ...")
             for i in range(LIMIT):
-                conn = psycopg.connect(server.dsn(user=ROLE, password=app_pw,
-                                                  application_name="checkout"))
+                conn = psycopg.connect(
+                    server.dsn(user=ROLE, password=app_pw, application_name="checkout")
+                )
                 conn.execute("SELECT 1")
                 if i >= IDLE_IN_TX:
                     conn.commit()  # idle; the first IDLE_IN_TX stay idle in transaction
@@ -57,8 +61,9 @@ def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Re
                 raise PgconnError("the server accepted a login over the role's limit")
             log(f"  refused: {fatal}")
             found = signals.scan(fatal)
-            cluster = ClusterConfig(name="demo", dsn=server.dsn(user="pgconn_monitor",
-                                                                password=monitor_pw))
+            cluster = ClusterConfig(
+                name="demo", dsn=server.dsn(user="pgconn_monitor", password=monitor_pw)
+            )
             log("explain -> diagnose -> triage ...\n")
             return analyse(found, cluster, load_playbooks(), secrets=[app_pw, monitor_pw])
         finally:

@@ -44,7 +44,10 @@ def _major_of(bin_dir: Path) -> int | None:
     try:
         out = subprocess.run(
             [str(bin_dir / "postgres"), "--version"],
-            capture_output=True, text=True, check=True, timeout=10,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
@@ -116,7 +119,9 @@ def _runnable(binaries: Binaries) -> Binaries:
         return binaries
     probe = subprocess.run(
         ["runuser", "-u", SERVER_USER, "--", binaries.tool("postgres"), "--version"],
-        capture_output=True, check=False, timeout=10,
+        capture_output=True,
+        check=False,
+        timeout=10,
     )
     if probe.returncode == 0:
         return binaries
@@ -172,13 +177,24 @@ class ThrowawayCluster:
     def major(self) -> int:
         return self.binaries.major
 
-    def dsn(self, user: str = SERVER_USER, password: str | None = None,
-            dbname: str = "postgres", **params: str) -> str:
+    def dsn(
+        self,
+        user: str = SERVER_USER,
+        password: str | None = None,
+        dbname: str = "postgres",
+        **params: str,
+    ) -> str:
         """A libpq key/value DSN. The superuser's password is filled in when none is given."""
         if password is None and user == SERVER_USER:
             password = self.superuser_password
-        parts = {"host": "127.0.0.1", "port": str(self.port), "user": user, "dbname": dbname,
-                 "connect_timeout": "5", **params}
+        parts = {
+            "host": "127.0.0.1",
+            "port": str(self.port),
+            "user": user,
+            "dbname": dbname,
+            "connect_timeout": "5",
+            **params,
+        }
         if password is not None:
             parts["password"] = password
         return " ".join(f"{k}={_quote_dsn_value(v)}" for k, v in parts.items())
@@ -188,8 +204,9 @@ class ThrowawayCluster:
         if _as_root():
             cmd = ["runuser", "-u", SERVER_USER, "--", *cmd]
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, check=True,
-                                  timeout=timeout, cwd=self.root)
+            return subprocess.run(
+                cmd, capture_output=True, text=True, check=True, timeout=timeout, cwd=self.root
+            )
         except subprocess.CalledProcessError as exc:
             raise ThrowawayClusterError(
                 f"{Path(argv[0]).name} failed (exit {exc.returncode}): "
@@ -203,9 +220,18 @@ class ThrowawayCluster:
         pwfile.write_text(self.superuser_password + "\n")
         _give_to_server_user(pwfile)
         self._run(
-            self.binaries.tool("initdb"), "-D", str(self.data_dir), "-U", SERVER_USER,
-            "--pwfile", str(pwfile), "--auth-local=scram-sha-256", "--auth-host=scram-sha-256",
-            "--no-sync", "--encoding=UTF8", "--locale=C",
+            self.binaries.tool("initdb"),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            SERVER_USER,
+            "--pwfile",
+            str(pwfile),
+            "--auth-local=scram-sha-256",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+            "--encoding=UTF8",
+            "--locale=C",
         )
         pwfile.unlink()
         base = {
@@ -226,13 +252,29 @@ class ThrowawayCluster:
             fh.write("\n# pgconn throwaway cluster\n" + conf + "\n")
 
     def start(self) -> None:
-        self._run(self.binaries.tool("pg_ctl"), "-D", str(self.data_dir), "-l",
-                  str(self.log_file), "-w", "-t", "60", "start")
+        self._run(
+            self.binaries.tool("pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
-            self._run(self.binaries.tool("pg_ctl"), "-D", str(self.data_dir), "-m",
-                      "immediate", "-w", "stop")
+            self._run(
+                self.binaries.tool("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            )
 
     def destroy(self) -> None:
         try:
@@ -259,8 +301,9 @@ def create(major: int | None = None, settings: Mapping[str, str] | None = None) 
     root = Path(tempfile.mkdtemp(prefix=f"pgconn-pg{binaries.major}-"))
     root.chmod(0o700)
     _give_to_server_user(root)
-    cluster = ThrowawayCluster(binaries, root, free_port(), secrets.token_urlsafe(18),
-                               dict(settings or {}))
+    cluster = ThrowawayCluster(
+        binaries, root, free_port(), secrets.token_urlsafe(18), dict(settings or {})
+    )
     try:
         cluster.init()
         cluster.start()
@@ -271,8 +314,9 @@ def create(major: int | None = None, settings: Mapping[str, str] | None = None) 
 
 
 @contextlib.contextmanager
-def running(major: int | None = None,
-            settings: Mapping[str, str] | None = None) -> Iterator[ThrowawayCluster]:
+def running(
+    major: int | None = None, settings: Mapping[str, str] | None = None
+) -> Iterator[ThrowawayCluster]:
     cluster = create(major, settings)
     try:
         yield cluster

@@ -194,8 +194,19 @@ def pool(
     maxwait_s: float = 0.0,
     pool_mode: str | None = "transaction",
 ) -> Pool:
-    return Pool(database, user, cl_active, cl_waiting, sv_active, sv_idle, sv_used, 0, sv_login,
-                maxwait_s, pool_mode)
+    return Pool(
+        database,
+        user,
+        cl_active,
+        cl_waiting,
+        sv_active,
+        sv_idle,
+        sv_used,
+        0,
+        sv_login,
+        maxwait_s,
+        pool_mode,
+    )
 
 
 def pooler_config(**overrides: object) -> PoolerConfig:
@@ -220,15 +231,23 @@ def pooler_config(**overrides: object) -> PoolerConfig:
     return PoolerConfig(**values)  # type: ignore[arg-type]
 
 
-def pooler_client(user: str = "app_user", database: str = "appdb", *, state: str = "active",
-                  addr: str = "10.0.3.4", app: str = "checkout") -> PoolerConnection:
+def pooler_client(
+    user: str = "app_user",
+    database: str = "appdb",
+    *,
+    state: str = "active",
+    addr: str = "10.0.3.4",
+    app: str = "checkout",
+) -> PoolerConnection:
     return PoolerConnection("client", user, database, state, addr, 40000, app, 0.0, None, False)
 
 
-def pooler_server(pid: int, user: str = "app_user", database: str = "appdb", *,
-                  state: str = "idle") -> PoolerConnection:
-    return PoolerConnection("server", user, database, state, "10.0.9.9", 5432, "", 0.0, pid,
-                            state == "active")
+def pooler_server(
+    pid: int, user: str = "app_user", database: str = "appdb", *, state: str = "idle"
+) -> PoolerConnection:
+    return PoolerConnection(
+        "server", user, database, state, "10.0.9.9", 5432, "", 0.0, pid, state == "active"
+    )
 
 
 def pooler_snapshot(
@@ -248,9 +267,20 @@ def pooler_snapshot(
     listed = list(pools if pools is not None else [pool(cl_active=5, sv_active=2, sv_idle=3)])
     if databases is None:
         databases = [
-            PoolerDatabase(name, "10.0.9.9", 5432, name, None, cfg.default_pool_size,
-                           cfg.reserve_pool_size, None, db_max_connections,
-                           sum(p.servers for p in listed if p.database == name), False, False)
+            PoolerDatabase(
+                name,
+                "10.0.9.9",
+                5432,
+                name,
+                None,
+                cfg.default_pool_size,
+                cfg.reserve_pool_size,
+                None,
+                db_max_connections,
+                sum(p.servers for p in listed if p.database == name),
+                False,
+                False,
+            )
             for name in sorted({p.database for p in listed})
         ]
     return PoolerSnapshot(

@@ -49,8 +49,14 @@ def admin(cluster: throwaway.ThrowawayCluster) -> psycopg.Connection[Any]:
     return psycopg.connect(cluster.dsn(), autocommit=True)
 
 
-def create_role(cluster: throwaway.ThrowawayCluster, name: str, *, limit: int = -1,
-                password: str = "pw-secret-1234", extra: str = "") -> str:
+def create_role(
+    cluster: throwaway.ThrowawayCluster,
+    name: str,
+    *,
+    limit: int = -1,
+    password: str = "pw-secret-1234",
+    extra: str = "",
+) -> str:
     with admin(cluster) as conn:
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {} " + extra).format(
@@ -62,8 +68,11 @@ def create_role(cluster: throwaway.ThrowawayCluster, name: str, *, limit: int = 
 
 def create_database(cluster: throwaway.ThrowawayCluster, name: str, *, limit: int = -1) -> None:
     with admin(cluster) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} CONNECTION LIMIT {}").format(
-            sql.Identifier(name), sql.Literal(limit)))
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} CONNECTION LIMIT {}").format(
+                sql.Identifier(name), sql.Literal(limit)
+            )
+        )
         conn.execute(sql.SQL("GRANT ALL ON DATABASE {} TO PUBLIC").format(sql.Identifier(name)))
 
 
@@ -74,12 +83,22 @@ class Holder:
         self.cluster = cluster
         self.conns: list[psycopg.Connection[Any]] = []
 
-    def open(self, n: int, user: str, password: str | None, *, dbname: str = "postgres",
-             app: str = "checkout", idle_in_transaction: bool = False) -> list[int]:
+    def open(
+        self,
+        n: int,
+        user: str,
+        password: str | None,
+        *,
+        dbname: str = "postgres",
+        app: str = "checkout",
+        idle_in_transaction: bool = False,
+    ) -> list[int]:
         pids = []
         for _ in range(n):
-            conn = psycopg.connect(self.cluster.dsn(user=user, password=password, dbname=dbname,
-                                                    application_name=app), autocommit=True)
+            conn = psycopg.connect(
+                self.cluster.dsn(user=user, password=password, dbname=dbname, application_name=app),
+                autocommit=True,
+            )
             if idle_in_transaction:
                 conn.autocommit = False
                 conn.execute("SELECT 1")  # opens the transaction and leaves it open

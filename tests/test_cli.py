@@ -33,8 +33,8 @@ def _config(tmp_path, cluster, password_env="PGCONN_TEST_PW"):
     path.write_text(
         "clusters:\n"
         "  main:\n"
-        f"    dsn: \"host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres "
-        f"password=${{{password_env}}}\"\n"
+        f'    dsn: "host=127.0.0.1 port={cluster.port} user=postgres dbname=postgres '
+        f'password=${{{password_env}}}"\n'
     )
     return path
 

@@ -147,6 +147,7 @@ def _wait_for_role_signal(path: Path, role: str):
 
 # --- a server filled to its last slot: needs its own small server per major ---------------
 
+
 @pytest.fixture(scope="module", params=pg.MAJORS, ids=[f"pg{m}" for m in pg.MAJORS])
 def small(request) -> Iterator[throwaway.ThrowawayCluster]:
     """max_connections 8: on 15, 2 reserved for superusers (6 ordinary); on 18, 2 for
@@ -162,8 +163,11 @@ def small(request) -> Iterator[throwaway.ThrowawayCluster]:
 def test_reserved_slots_and_server_full(small, playbooks):
     app, monitor = "app", "pgconn_monitor"
     pw = pg.create_role(small, app)
-    grant = "IN ROLE pg_monitor, pg_use_reserved_connections" if small.major >= 16 \
+    grant = (
+        "IN ROLE pg_monitor, pg_use_reserved_connections"
+        if small.major >= 16
         else "IN ROLE pg_monitor"
+    )
     mon_pw = pg.create_role(small, monitor, extra=grant)
     ordinary = 8 - 2 - (1 if small.major >= 16 else 0)
 
@@ -178,8 +182,7 @@ def test_reserved_slots_and_server_full(small, playbooks):
         assert reserved.sqlstate == "53300"
 
         # The ordinary slots are gone; a superuser still gets in and sees it live.
-        report = analyse([reserved], ClusterConfig("small", small.dsn()), playbooks,
-                         thresholds=NOW)
+        report = analyse([reserved], ClusterConfig("small", small.dsn()), playbooks, thresholds=NOW)
         assert report.live
         assert report.findings[0].code == FindingCode.RESERVED_SLOTS
         assert report.snapshot is not None
@@ -189,8 +192,12 @@ def test_reserved_slots_and_server_full(small, playbooks):
         if small.major >= 16:
             # The monitoring role takes the pg_use_reserved_connections slot; the next
             # non-superuser hears the SUPERUSER wording.
-            via_reserved = analyse([], ClusterConfig("small", small.dsn(user=monitor,
-                                   password=mon_pw)), playbooks, thresholds=NOW)
+            via_reserved = analyse(
+                [],
+                ClusterConfig("small", small.dsn(user=monitor, password=mon_pw)),
+                playbooks,
+                thresholds=NOW,
+            )
             assert via_reserved.live
             h.open(1, monitor, mon_pw, app="holder")
             fatal16 = h.refused(monitor, mon_pw)

@@ -68,16 +68,32 @@ def fleet(server15: ThrowawayCluster, tmp_path: Path) -> Iterator[dict[str, Any]
     )
     fake = FakeSlack().start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_URL=fake.api_url)
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
+    )
     replicas: list[Replica] = []
 
     def start() -> Replica:
         port, health = free_port(), free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port",
-             str(port), "--health-port", str(health), "--host", "127.0.0.1"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--health-port",
+                str(health),
+                "--host",
+                "127.0.0.1",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         replica = Replica(proc, port, health, SlackSender(f"http://127.0.0.1:{port}/slack/events"))
         replicas.append(replica)
@@ -87,8 +103,14 @@ def fleet(server15: ThrowawayCluster, tmp_path: Path) -> Iterator[dict[str, Any]
     with pg.holding(cluster) as holder:
         holder.open(2, role, password, app="leaky")
         try:
-            yield {"start": start, "fake": fake, "cluster": cluster, "role": role,
-                   "state_dsn": cluster.dsn(dbname=state_db), "holder": holder}
+            yield {
+                "start": start,
+                "fake": fake,
+                "cluster": cluster,
+                "role": role,
+                "state_dsn": cluster.dsn(dbname=state_db),
+                "holder": holder,
+            }
         finally:
             for r in replicas:
                 if r.proc.poll() is None:
@@ -109,31 +131,53 @@ def _until(probe: Callable[[], Any], what: str, timeout: float = 60) -> Any:
 
 
 def _warnings_for(fake: FakeSlack, role: str) -> list[Call]:
-    return [c for c in fake.find("chat.postMessage", channel=ALERTS)
-            if role in c.shown() and not c.body.get("thread_ts")]
+    return [
+        c
+        for c in fake.find("chat.postMessage", channel=ALERTS)
+        if role in c.shown() and not c.body.get("thread_ts")
+    ]
 
 
 def _lease_holder(state_dsn: str) -> str | None:
     with psycopg.connect(state_dsn) as conn:
-        row = conn.execute("SELECT holder FROM leases WHERE name = 'warnings' "
-                           "AND expires_at > extract(epoch FROM now())").fetchone()
+        row = conn.execute(
+            "SELECT holder FROM leases WHERE name = 'warnings' "
+            "AND expires_at > extract(epoch FROM now())"
+        ).fetchone()
     return str(row[0]) if row else None
 
 
-def _click(replica: Replica, fake: FakeSlack, user: str, action_id: str, value: str,
-           message: Call) -> None:
+def _click(
+    replica: Replica, fake: FakeSlack, user: str, action_id: str, value: str, message: Call
+) -> None:
     thread_ts = message.body.get("thread_ts") or message.answer["ts"]
-    reply = replica.send.interaction({
-        "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": user},
-        "api_app_id": "A0001", "trigger_id": f"t.{time.monotonic_ns()}",
-        "response_url": fake.response_url(f"{user}-{action_id}"),
-        "channel": {"id": INCIDENTS},
-        "container": {"type": "message", "message_ts": message.answer["ts"],
-                      "channel_id": INCIDENTS, "thread_ts": thread_ts},
-        "message": {"ts": message.answer["ts"], "thread_ts": thread_ts},
-        "actions": [{"type": "button", "action_id": action_id, "block_id": "b",
-                     "value": value, "action_ts": "1.9"}],
-    })
+    reply = replica.send.interaction(
+        {
+            "type": "block_actions",
+            "team": {"id": "T0001"},
+            "user": {"id": user},
+            "api_app_id": "A0001",
+            "trigger_id": f"t.{time.monotonic_ns()}",
+            "response_url": fake.response_url(f"{user}-{action_id}"),
+            "channel": {"id": INCIDENTS},
+            "container": {
+                "type": "message",
+                "message_ts": message.answer["ts"],
+                "channel_id": INCIDENTS,
+                "thread_ts": thread_ts,
+            },
+            "message": {"ts": message.answer["ts"], "thread_ts": thread_ts},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "b",
+                    "value": value,
+                    "action_ts": "1.9",
+                }
+            ],
+        }
+    )
     assert reply.status_code == 200
 
 
@@ -156,30 +200,57 @@ def test_two_replicas_share_warnings_approvals_and_events_and_fail_over(fleet):
 
     # An approval requested on replica a and approved on replica b runs once.
     a.send.command("main", channel=INCIDENTS, user=REQUESTER)
-    report = _until(lambda: [c for c in fake.find("chat.postMessage", channel=INCIDENTS)
-                             if "thread_ts" in c.body and buttons(c)], "the report")[0]
-    button = next(x for x in buttons(report)
-                  if json.loads(x["value"])["kind"] == ActionKind.SET_ROLE_CONN_LIMIT.value)
+    report = _until(
+        lambda: [
+            c
+            for c in fake.find("chat.postMessage", channel=INCIDENTS)
+            if "thread_ts" in c.body and buttons(c)
+        ],
+        "the report",
+    )[0]
+    button = next(
+        x
+        for x in buttons(report)
+        if json.loads(x["value"])["kind"] == ActionKind.SET_ROLE_CONN_LIMIT.value
+    )
     new_limit = json.loads(button["value"])["params"]["limit"]
     _click(a, fake, REQUESTER, button["action_id"], button["value"], report)
-    request = _until(lambda: [c for c in fake.find("chat.postMessage", channel=INCIDENTS)
-                              if _approval_id(c)], "the approval request")[0]
+    request = _until(
+        lambda: [c for c in fake.find("chat.postMessage", channel=INCIDENTS) if _approval_id(c)],
+        "the approval request",
+    )[0]
     approval_id = _approval_id(request)
     assert approval_id
     _click(b, fake, APPROVER, APPROVE_ACTION, approval_id, request)
     _click(a, fake, APPROVER, APPROVE_ACTION, approval_id, request)  # a double click elsewhere
-    _until(lambda: [c for c in fake.find("chat.postMessage", channel=INCIDENTS)
-                    if "Fix ran on" in c.shown()], "the result")
+    _until(
+        lambda: [
+            c for c in fake.find("chat.postMessage", channel=INCIDENTS) if "Fix ran on" in c.shown()
+        ],
+        "the result",
+    )
     time.sleep(1)
-    assert len([c for c in fake.find("chat.postMessage", channel=INCIDENTS)
-                if "Fix ran on" in c.shown()]) == 1
+    assert (
+        len(
+            [
+                c
+                for c in fake.find("chat.postMessage", channel=INCIDENTS)
+                if "Fix ran on" in c.shown()
+            ]
+        )
+        == 1
+    )
     with pg.admin(cluster) as conn:
-        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
-                            [role]).fetchone() == (new_limit,)
+        assert conn.execute(
+            "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", [role]
+        ).fetchone() == (new_limit,)
     with psycopg.connect(fleet["state_dsn"]) as conn:
-        events = [r[0] for r in conn.execute(
-            "SELECT event FROM audit WHERE approval_id = %s ORDER BY seq", [approval_id]
-        ).fetchall()]
+        events = [
+            r[0]
+            for r in conn.execute(
+                "SELECT event FROM audit WHERE approval_id = %s ORDER BY seq", [approval_id]
+            ).fetchall()
+        ]
     assert events.count("executed") == 1, events
     assert "approved" in events
 
@@ -187,15 +258,30 @@ def test_two_replicas_share_warnings_approvals_and_events_and_fail_over(fleet):
     fatal = f'FATAL:  too many connections for role "{role}"'
     ts = f"{int(time.time())}.000777"
     event_id = f"EvRetry{time.monotonic_ns()}"
-    event = {"type": "message", "channel": INCIDENTS, "user": REQUESTER, "text": fatal,
-             "ts": ts, "channel_type": "channel"}
+    event = {
+        "type": "message",
+        "channel": INCIDENTS,
+        "user": REQUESTER,
+        "text": fatal,
+        "ts": ts,
+        "channel_type": "channel",
+    }
     a.send.event(event, event_id=event_id)
     b.send.event(event, event_id=event_id, retry=1)
-    _until(lambda: [c for c in fake.find("chat.postMessage", channel=INCIDENTS)
-                    if c.body.get("thread_ts") == ts], "the paste's reply")
+    _until(
+        lambda: [
+            c
+            for c in fake.find("chat.postMessage", channel=INCIDENTS)
+            if c.body.get("thread_ts") == ts
+        ],
+        "the paste's reply",
+    )
     time.sleep(2)
-    texts = [c.body["text"] for c in fake.find("chat.postMessage", channel=INCIDENTS)
-             if c.body.get("thread_ts") == ts]
+    texts = [
+        c.body["text"]
+        for c in fake.find("chat.postMessage", channel=INCIDENTS)
+        if c.body.get("thread_ts") == ts
+    ]
     assert len(texts) == len(set(texts)), texts  # answered twice would repeat every message
 
     # The replica running the warnings dies; the other takes over within two intervals.
@@ -204,8 +290,11 @@ def test_two_replicas_share_warnings_approvals_and_events_and_fail_over(fleet):
     assert holder.endswith(f"-{leader.proc.pid}"), holder
     leader.proc.send_signal(signal.SIGKILL)
     died = time.monotonic()
-    _until(lambda: (h := _lease_holder(fleet["state_dsn"])) and h.endswith(
-        f"-{standby.proc.pid}"), "the standby to take the lease", 4 * INTERVAL)
+    _until(
+        lambda: (h := _lease_holder(fleet["state_dsn"])) and h.endswith(f"-{standby.proc.pid}"),
+        "the standby to take the lease",
+        4 * INTERVAL,
+    )
     took = time.monotonic() - died
     assert took <= 2 * INTERVAL + 1, f"failover took {took:.1f} s"
 

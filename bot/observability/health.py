@@ -27,8 +27,9 @@ class HealthServer:
         self.draining = threading.Event()
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name="pgconn-health",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="pgconn-health", daemon=True
+        )
 
     @property
     def port(self) -> int:

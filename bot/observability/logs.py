@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 
 from bot.redact import redact_text
 
-REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
-                                                                        default=None)
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
 @contextmanager
@@ -79,8 +78,13 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{rid}]" if rid else text
 
 
-def setup(secrets: Sequence[str] = (), *, level: int = logging.INFO,
-          json_lines: bool | None = None, stream: object = None) -> logging.Handler:
+def setup(
+    secrets: Sequence[str] = (),
+    *,
+    level: int = logging.INFO,
+    json_lines: bool | None = None,
+    stream: object = None,
+) -> logging.Handler:
     """Configure the root logger once for `pgconn serve`; returns the handler."""
     out = stream or sys.stderr
     as_json = (not getattr(out, "isatty", lambda: False)()) if json_lines is None else json_lines

@@ -82,8 +82,13 @@ class RequestScope(Middleware):
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
         body = req.body
-        kind = ("command" if "command" in body else "event" if "event" in body
-                else str(body.get("type") or "other"))
+        kind = (
+            "command"
+            if "command" in body
+            else "event"
+            if "event" in body
+            else str(body.get("type") or "other")
+        )
         metrics.REQUESTS.labels(kind).inc()
         rid = body.get("event_id") or body.get("trigger_id")
         with request_context(str(rid) if rid else None):
@@ -116,11 +121,13 @@ def _first_sight(ctx: Context) -> Callable[[str], bool]:
 
     def shared(event_id: str) -> bool:
         try:
-            return ctx.store().first_sight(event_id, now=time.time(),
-                                           keep_s=ctx.tuning.memory_ttl_s)
+            return ctx.store().first_sight(
+                event_id, now=time.time(), keep_s=ctx.tuning.memory_ttl_s
+            )
         except Exception as exc:  # answer rather than drop, if the store is down
-            log.warning("event de-duplication fell back to memory: %s",
-                        redact_text(str(exc), ctx.secrets))
+            log.warning(
+                "event de-duplication fell back to memory: %s", redact_text(str(exc), ctx.secrets)
+            )
             return memory.put_new(event_id, True)
 
     return shared
@@ -193,8 +200,9 @@ def serve(
             server.start()
             wait = stopping.wait
         if health_port is not None:
-            health = HealthServer(health_port, {"slack": alive, "store": ctx.store_healthy},
-                                  host=host).start()
+            health = HealthServer(
+                health_port, {"slack": alive, "store": ctx.store_healthy}, host=host
+            ).start()
             log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
         watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
         _on_signals(stopping)

@@ -162,8 +162,9 @@ class Context:
     def drain(self, timeout_s: float) -> bool:
         """Let the work already accepted finish (graceful shutdown); False if it did not within
         `timeout_s`."""
-        finisher = threading.Thread(target=self.jobs.shutdown, kwargs={"wait": True},
-                                    name="pgconn-drain", daemon=True)
+        finisher = threading.Thread(
+            target=self.jobs.shutdown, kwargs={"wait": True}, name="pgconn-drain", daemon=True
+        )
         finisher.start()
         finisher.join(timeout_s)
         return not finisher.is_alive()

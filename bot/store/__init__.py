@@ -10,8 +10,7 @@ from pathlib import Path
 from bot.store.backend import Store
 from bot.store.model import AlertState, ApprovalRequest, ApprovalStatus, AuditEntry
 
-__all__ = ["AlertState", "ApprovalRequest", "ApprovalStatus", "AuditEntry", "Store",
-           "open_store"]
+__all__ = ["AlertState", "ApprovalRequest", "ApprovalStatus", "AuditEntry", "Store", "open_store"]
 
 
 def open_store(state_path: Path, state_dsn: str | None = None) -> Store:

@@ -55,14 +55,24 @@ class Store(ABC):
     # --- approvals ----------------------------------------------------------------------
 
     def create_approval(self, req: ApprovalRequest) -> None:
-        with self._run("approval_insert", {
-            "id": req.id, "cluster": req.cluster, "action": req.action,
-            "params": _dump(req.params), "targets": _dump(req.targets),
-            "statement": req.statement, "requester": req.requester, "channel": req.channel,
-            "thread_ts": req.thread_ts, "message_ts": req.message_ts,
-            "status": req.status.value, "created_at": req.created_at,
-            "expires_at": req.expires_at,
-        }):
+        with self._run(
+            "approval_insert",
+            {
+                "id": req.id,
+                "cluster": req.cluster,
+                "action": req.action,
+                "params": _dump(req.params),
+                "targets": _dump(req.targets),
+                "statement": req.statement,
+                "requester": req.requester,
+                "channel": req.channel,
+                "thread_ts": req.thread_ts,
+                "message_ts": req.message_ts,
+                "status": req.status.value,
+                "created_at": req.created_at,
+                "expires_at": req.expires_at,
+            },
+        ):
             pass
 
     def get_approval(self, approval_id: str) -> ApprovalRequest | None:
@@ -70,19 +80,32 @@ class Store(ABC):
             rows = cur.rows()
         return _approval(rows[0]) if rows else None
 
-    def transition(self, approval_id: str, from_status: ApprovalStatus,
-                   to_status: ApprovalStatus, *, now: float, actor: str | None = None,
-                   result: dict[str, Any] | None = None) -> bool:
+    def transition(
+        self,
+        approval_id: str,
+        from_status: ApprovalStatus,
+        to_status: ApprovalStatus,
+        *,
+        now: float,
+        actor: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
         """Move a request from one status to another; True for exactly one caller.
 
         Leaving PENDING also requires the request not to have expired at `now`.
         """
-        with self._run("approval_transition", {
-            "id": approval_id, "from_status": from_status.value, "to_status": to_status.value,
-            "actor": actor, "at": now if actor else None,
-            "result": _dump(result) if result is not None else None,
-            "not_after": now if from_status is ApprovalStatus.PENDING else FAR_PAST,
-        }) as cur:
+        with self._run(
+            "approval_transition",
+            {
+                "id": approval_id,
+                "from_status": from_status.value,
+                "to_status": to_status.value,
+                "actor": actor,
+                "at": now if actor else None,
+                "result": _dump(result) if result is not None else None,
+                "not_after": now if from_status is ApprovalStatus.PENDING else FAR_PAST,
+            },
+        ) as cur:
             return cur.rowcount == 1
 
     def expire(self, approval_id: str, *, now: float) -> bool:
@@ -101,9 +124,14 @@ class Store(ABC):
     # --- audit --------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:
-        params = {"at": entry.at, "event": entry.event, "actor": entry.actor,
-                  "approval_id": entry.approval_id, "cluster": entry.cluster,
-                  "details": _dump(entry.details)}
+        params = {
+            "at": entry.at,
+            "event": entry.event,
+            "actor": entry.actor,
+            "approval_id": entry.approval_id,
+            "cluster": entry.cluster,
+            "details": _dump(entry.details),
+        }
         for attempt in range(8):
             try:
                 with self._run("audit_append", params):
@@ -113,23 +141,32 @@ class Store(ABC):
                 if attempt == 7:
                     raise
 
-    def audit(self, *, limit: int = 100, cluster: str | None = None,
-              approval_id: str | None = None) -> list[AuditEntry]:
+    def audit(
+        self, *, limit: int = 100, cluster: str | None = None, approval_id: str | None = None
+    ) -> list[AuditEntry]:
         """Newest first."""
-        with self._run("audit_list", {"limit": limit, "cluster": cluster,
-                                      "approval_id": approval_id}) as cur:
+        with self._run(
+            "audit_list", {"limit": limit, "cluster": cluster, "approval_id": approval_id}
+        ) as cur:
             return [
-                AuditEntry(seq=int(r["seq"]), at=float(r["at"]), event=r["event"],
-                           actor=r["actor"], approval_id=r["approval_id"],
-                           cluster=r["cluster"], details=json.loads(r["details"]))
+                AuditEntry(
+                    seq=int(r["seq"]),
+                    at=float(r["at"]),
+                    event=r["event"],
+                    actor=r["actor"],
+                    approval_id=r["approval_id"],
+                    cluster=r["cluster"],
+                    details=json.loads(r["details"]),
+                )
                 for r in cur.rows()
             ]
 
     # --- alert state --------------------------------------------------------------------
 
     def get_alert(self, cluster: str, entity_kind: str, entity: str) -> AlertState | None:
-        with self._run("alert_get", {"cluster": cluster, "entity_kind": entity_kind,
-                                     "entity": entity}) as cur:
+        with self._run(
+            "alert_get", {"cluster": cluster, "entity_kind": entity_kind, "entity": entity}
+        ) as cur:
             rows = cur.rows()
         return _alert(rows[0]) if rows else None
 
@@ -140,11 +177,18 @@ class Store(ABC):
     def put_alert(self, state: AlertState) -> bool:
         """Write `state` if the stored version is still `state.version` (0: not stored yet).
         False when another writer got there first: re-read and decide again."""
-        params = {"cluster": state.cluster, "entity_kind": state.entity_kind,
-                  "entity": state.entity, "level": state.level, "channel": state.channel,
-                  "message_ts": state.message_ts, "since": state.since,
-                  "updated_at": state.updated_at, "data": _dump(state.data),
-                  "version": state.version}
+        params = {
+            "cluster": state.cluster,
+            "entity_kind": state.entity_kind,
+            "entity": state.entity,
+            "level": state.level,
+            "channel": state.channel,
+            "message_ts": state.message_ts,
+            "since": state.since,
+            "updated_at": state.updated_at,
+            "data": _dump(state.data),
+            "version": state.version,
+        }
         try:
             with self._run("alert_put", params) as cur:
                 return cur.rowcount == 1
@@ -152,18 +196,24 @@ class Store(ABC):
             return False
 
     def delete_alert(self, state: AlertState) -> bool:
-        with self._run("alert_delete", {"cluster": state.cluster,
-                                        "entity_kind": state.entity_kind,
-                                        "entity": state.entity,
-                                        "version": state.version}) as cur:
+        with self._run(
+            "alert_delete",
+            {
+                "cluster": state.cluster,
+                "entity_kind": state.entity_kind,
+                "entity": state.entity,
+                "version": state.version,
+            },
+        ) as cur:
             return cur.rowcount == 1
 
     # --- leases and events --------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, *, now: float, ttl_s: float) -> bool:
         """Take or renew `name` for `holder` until now + ttl; False while another holds it."""
-        with self._run("lease_acquire", {"name": name, "holder": holder, "now": now,
-                                         "expires_at": now + ttl_s}) as cur:
+        with self._run(
+            "lease_acquire", {"name": name, "holder": holder, "now": now, "expires_at": now + ttl_s}
+        ) as cur:
             return cur.rowcount == 1
 
     def release_lease(self, name: str, holder: str) -> None:
@@ -180,11 +230,20 @@ class Store(ABC):
 
 def _approval(r: Mapping[str, Any]) -> ApprovalRequest:
     return ApprovalRequest(
-        id=r["id"], cluster=r["cluster"], action=r["action"], params=json.loads(r["params"]),
-        targets=json.loads(r["targets"]), statement=r["statement"], requester=r["requester"],
-        status=ApprovalStatus(r["status"]), created_at=float(r["created_at"]),
-        expires_at=float(r["expires_at"]), channel=r["channel"], thread_ts=r["thread_ts"],
-        message_ts=r["message_ts"], decided_by=r["decided_by"],
+        id=r["id"],
+        cluster=r["cluster"],
+        action=r["action"],
+        params=json.loads(r["params"]),
+        targets=json.loads(r["targets"]),
+        statement=r["statement"],
+        requester=r["requester"],
+        status=ApprovalStatus(r["status"]),
+        created_at=float(r["created_at"]),
+        expires_at=float(r["expires_at"]),
+        channel=r["channel"],
+        thread_ts=r["thread_ts"],
+        message_ts=r["message_ts"],
+        decided_by=r["decided_by"],
         decided_at=float(r["decided_at"]) if r["decided_at"] is not None else None,
         result=json.loads(r["result"]) if r["result"] else None,
     )
@@ -192,9 +251,15 @@ def _approval(r: Mapping[str, Any]) -> ApprovalRequest:
 
 def _alert(r: Mapping[str, Any]) -> AlertState:
     return AlertState(
-        cluster=r["cluster"], entity_kind=r["entity_kind"], entity=r["entity"],
-        level=r["level"], since=float(r["since"]), updated_at=float(r["updated_at"]),
-        data=json.loads(r["data"]), channel=r["channel"], message_ts=r["message_ts"],
+        cluster=r["cluster"],
+        entity_kind=r["entity_kind"],
+        entity=r["entity"],
+        level=r["level"],
+        since=float(r["since"]),
+        updated_at=float(r["updated_at"]),
+        data=json.loads(r["data"]),
+        channel=r["channel"],
+        message_ts=r["message_ts"],
         version=int(r["version"]),
     )
 

@@ -46,8 +46,7 @@ class PostgresStore(Store):
     def __init__(self, dsn: str, *, max_size: int = 4) -> None:
         try:
             # A direct connection first: it fails fast and clearly where a pool would retry.
-            with psycopg.connect(dsn, application_name="pgconn-store") as conn, \
-                    conn.transaction():
+            with psycopg.connect(dsn, application_name="pgconn-store") as conn, conn.transaction():
                 # Replicas starting together must not race on CREATE TABLE IF NOT EXISTS.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('pgconn-store-schema'))")
                 for ddl in split_script(statement("schema")):
@@ -59,13 +58,21 @@ class PostgresStore(Store):
             raise StoreError(
                 f"cannot open the PostgreSQL state store: {redact_text(str(exc))}"
             ) from None
-        self._pool = ConnectionPool(dsn, min_size=1, max_size=max_size, open=True,
-                                    kwargs={"application_name": "pgconn-store"})
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            open=True,
+            kwargs={"application_name": "pgconn-store"},
+        )
 
     @contextmanager
     def _run(self, name: str, params: Mapping[str, Any]) -> Iterator[Cursorish]:
-        with self._pool.connection() as conn, conn.transaction(), \
-                conn.cursor(row_factory=dict_row) as cur:
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
             cur.execute(pyformat(statement(name)).encode(), dict(params))
             yield _Cursor(cur)
 

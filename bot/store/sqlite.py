@@ -38,8 +38,9 @@ class SqliteStore(Store):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # One connection shared under a lock: writes are serialised by SQLite anyway.
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=10,
-                                         isolation_level=None)
+            self._conn = sqlite3.connect(
+                path, check_same_thread=False, timeout=10, isolation_level=None
+            )
             self._conn.row_factory = sqlite3.Row
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=10000")

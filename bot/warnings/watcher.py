@@ -154,8 +154,10 @@ class Watcher:
                 LEASE, self.holder, now=self.clock(), ttl_s=self.lease_ttl_s
             )
         except Exception as exc:  # the next round retries; never kill the thread
-            log.warning("renewing the warnings lease failed: %s",
-                        self._redact(f"{type(exc).__name__}: {exc}"))
+            log.warning(
+                "renewing the warnings lease failed: %s",
+                self._redact(f"{type(exc).__name__}: {exc}"),
+            )
             self._holding = False
         return self._holding
 

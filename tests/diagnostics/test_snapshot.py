@@ -92,14 +92,17 @@ def test_unprivileged_role_says_what_it_cannot_see(cluster, holder):
 
 @pytest.mark.parametrize(
     "statement",
-    ["CREATE TABLE pgconn_must_not_exist (id int)",
-     "CREATE ROLE pgconn_must_not_exist",
-     "CREATE DATABASE pgconn_must_not_exist"],
+    [
+        "CREATE TABLE pgconn_must_not_exist (id int)",
+        "CREATE ROLE pgconn_must_not_exist",
+        "CREATE DATABASE pgconn_must_not_exist",
+    ],
 )
 def test_diagnostics_connection_cannot_write(cluster, statement):
     """Even as superuser, the diagnostics connection refuses every write."""
-    with connect_readonly(cluster.dsn()) as conn, pytest.raises(
-        psycopg.errors.ReadOnlySqlTransaction
+    with (
+        connect_readonly(cluster.dsn()) as conn,
+        pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         conn.execute(statement)
 
@@ -148,8 +151,11 @@ def test_time_settings_are_read_in_their_units(cluster):
     role = pg.unique("mon")
     pw = pg.create_role(cluster, role, extra="IN ROLE pg_monitor")
     with pg.admin(cluster) as conn:
-        for setting, value in [("idle_in_transaction_session_timeout", "90s"),
-                               ("statement_timeout", "1500ms"), ("tcp_keepalives_idle", "2h")]:
+        for setting, value in [
+            ("idle_in_transaction_session_timeout", "90s"),
+            ("statement_timeout", "1500ms"),
+            ("tcp_keepalives_idle", "2h"),
+        ]:
             conn.execute(f"ALTER ROLE {role} SET {setting} = '{value}'")
     s = diagnose(cluster.dsn(user=role, password=pw), "t").settings
     assert s.idle_in_transaction_session_timeout_ms == 90_000
@@ -157,9 +163,19 @@ def test_time_settings_are_read_in_their_units(cluster):
     assert s.tcp_keepalives_idle_s == 7200
 
 
-@pytest.mark.parametrize(("shown", "base", "expected"), [
-    ("0", 1, 0), ("-1", 1, -1), ("250ms", 1, 250), ("30s", 1, 30_000), ("5min", 1, 300_000),
-    ("2h", 1000, 7_200_000), ("1d", 1, 86_400_000), ("75", 1000, 75_000), (None, 1, None),
-])
+@pytest.mark.parametrize(
+    ("shown", "base", "expected"),
+    [
+        ("0", 1, 0),
+        ("-1", 1, -1),
+        ("250ms", 1, 250),
+        ("30s", 1, 30_000),
+        ("5min", 1, 300_000),
+        ("2h", 1000, 7_200_000),
+        ("1d", 1, 86_400_000),
+        ("75", 1000, 75_000),
+        (None, 1, None),
+    ],
+)
 def test_duration_parsing(shown, base, expected):
     assert snapshot._duration_ms(shown, base) == expected

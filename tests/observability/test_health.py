@@ -8,8 +8,9 @@ from bot.observability.metrics import DIAGNOSES
 
 def test_health_ready_and_metrics_over_http():
     state = {"store": True}
-    server = HealthServer(0, {"store": lambda: state["store"], "slack": lambda: True},
-                          host="127.0.0.1").start()
+    server = HealthServer(
+        0, {"store": lambda: state["store"], "slack": lambda: True}, host="127.0.0.1"
+    ).start()
     base = f"http://127.0.0.1:{server.port}"
     try:
         assert httpx.get(f"{base}/healthz").status_code == 200

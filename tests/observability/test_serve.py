@@ -19,17 +19,35 @@ from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
 
 def test_side_port_json_logs_and_graceful_sigterm(tmp_path: Path) -> None:
     config = tmp_path / "pgconn.yaml"
-    config.write_text(f"clusters:\n  down:\n    dsn: '{DOWN_DSN}'\n"
-                      f"state_path: {tmp_path / 'state.sqlite3'}\n")
+    config.write_text(
+        f"clusters:\n  down:\n    dsn: '{DOWN_DSN}'\nstate_path: {tmp_path / 'state.sqlite3'}\n"
+    )
     fake = FakeSlack().start()
     port, health = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_URL=fake.api_url, PGCONN_HEALTH_PORT=str(health))
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.api_url,
+        PGCONN_HEALTH_PORT=str(health),
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(port),
-         "--host", "127.0.0.1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{health}"
     try:

@@ -248,10 +248,12 @@ RESERVED_ROLE_NAMES = {"none", "public"}
 @settings(max_examples=150, deadline=None)
 @given(
     role=st.text(min_size=1, max_size=63).filter(
-        lambda s: "\x00" not in s
-        and len(s.encode()) <= 63
-        and s not in PLAIN
-        and s not in RESERVED_ROLE_NAMES
+        lambda s: (
+            "\x00" not in s
+            and len(s.encode()) <= 63
+            and s not in PLAIN
+            and s not in RESERVED_ROLE_NAMES
+        )
     )
 )
 def test_any_role_name_stays_quoted(role: str) -> None:

@@ -30,10 +30,18 @@ def store(request, tmp_path) -> Iterator[Store]:
 
 def _request(rid: str = "r1", expires_at: float = 2000.0) -> ApprovalRequest:
     return ApprovalRequest(
-        id=rid, cluster="prod", action="terminate", params={"role": "app", "min_age_s": 600},
+        id=rid,
+        cluster="prod",
+        action="terminate",
+        params={"role": "app", "min_age_s": 600},
         targets=[{"pid": 42, "backend_start": "2026-11-22T01:00:00+00:00"}],
-        statement="SELECT pg_terminate_backend(42)", requester="U1", status=P,
-        created_at=1000.0, expires_at=expires_at, channel="C1", thread_ts="1.0",
+        statement="SELECT pg_terminate_backend(42)",
+        requester="U1",
+        status=P,
+        created_at=1000.0,
+        expires_at=expires_at,
+        channel="C1",
+        thread_ts="1.0",
     )
 
 
@@ -47,12 +55,16 @@ def test_approval_round_trip_and_compare_and_set(store):
 
     assert store.transition("r1", P, ApprovalStatus.APPROVED, now=1500.0, actor="U2")
     assert not store.transition("r1", P, ApprovalStatus.APPROVED, now=1500.0, actor="U3")
-    assert store.transition("r1", ApprovalStatus.APPROVED, ApprovalStatus.DONE, now=1501.0,
-                            result={"terminated": [42]})
+    assert store.transition(
+        "r1", ApprovalStatus.APPROVED, ApprovalStatus.DONE, now=1501.0, result={"terminated": [42]}
+    )
     done = store.get_approval("r1")
     assert done is not None
     assert (done.status, done.decided_by, done.result) == (
-        ApprovalStatus.DONE, "U2", {"terminated": [42]})
+        ApprovalStatus.DONE,
+        "U2",
+        {"terminated": [42]},
+    )
 
 
 def test_expired_request_cannot_be_approved(store):
@@ -82,8 +94,16 @@ def test_concurrent_approvals_run_once(store):
 
 def test_audit_is_append_only_and_ordered(store):
     for i in range(3):
-        store.append_audit(AuditEntry(at=1000.0 + i, event=f"e{i}", actor="U1",
-                                      approval_id="r1", cluster="prod", details={"i": i}))
+        store.append_audit(
+            AuditEntry(
+                at=1000.0 + i,
+                event=f"e{i}",
+                actor="U1",
+                approval_id="r1",
+                cluster="prod",
+                details={"i": i},
+            )
+        )
     store.append_audit(AuditEntry(at=2000.0, event="other", actor="U9", cluster="dev"))
     entries = store.audit(cluster="prod")
     assert [e.event for e in entries] == ["e2", "e1", "e0"]
@@ -111,8 +131,15 @@ def _tamper(store: Store) -> None:
 
 
 def test_alert_state_optimistic_versions(store):
-    new = AlertState(cluster="prod", entity_kind="role", entity="app", level="warning",
-                     since=10.0, updated_at=10.0, data={"usage": 17})
+    new = AlertState(
+        cluster="prod",
+        entity_kind="role",
+        entity="app",
+        level="warning",
+        since=10.0,
+        updated_at=10.0,
+        data={"usage": 17},
+    )
     assert store.put_alert(new)
     assert not store.put_alert(new)  # a second writer that also read "absent"
     stored = store.get_alert("prod", "role", "app")
@@ -162,8 +189,9 @@ def test_unreachable_postgres_store_error_has_no_password():
     from bot.errors import StoreError
 
     with pytest.raises(StoreError) as info:
-        open_store(Path("/tmp/x"), "host=127.0.0.1 port=1 user=u password=Hidden-Pw-77 "
-                   "connect_timeout=1")
+        open_store(
+            Path("/tmp/x"), "host=127.0.0.1 port=1 user=u password=Hidden-Pw-77 connect_timeout=1"
+        )
     assert "Hidden-Pw-77" not in str(info.value)
     assert info.value.__cause__ is None  # psycopg's error would carry the DSN
 
