@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +30,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import psycopg
 from psycopg import sql
 
@@ -43,7 +41,8 @@ from bot.service import analyse
 
 # The fake Slack lives with the tests; make them importable when run as `python bench/...`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, signature
+from tests import serve
+from tests.slack.fake import SIGNING_SECRET, FakeSlack, signature
 
 ROLE, MONITOR = "app_user", "pgconn_mon"
 ROLE_PW, MONITOR_PW = "app-pw", "mon-pw"  # a throwaway server
@@ -137,43 +136,6 @@ def _line(name: str, values: list[float], target: str) -> str:
     )
 
 
-def _start_bot(config: Path, fake: FakeSlack) -> tuple[subprocess.Popen[bytes], int]:
-    port = throwaway.free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "--config",
-            str(config),
-            "--health-port",
-            "0",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok":
-                return proc, port
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("pgconn serve did not start")
-        time.sleep(0.1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=500)
@@ -189,7 +151,8 @@ def main() -> None:
         dsn = server.dsn(user=MONITOR, password=MONITOR_PW)
         path.write_text(f"clusters:\n  prod:\n    dsn: '{dsn}'\n")
         fake = FakeSlack().start()
-        proc, port = _start_bot(path, fake)
+        bot = serve.start(path, fake, quiet=True)
+        port = bot.port
         try:
             print(
                 f"PostgreSQL {server.major}, {len(held)} live sessions of {ROLE} "
@@ -229,8 +192,7 @@ def main() -> None:
                 f"mean report {statistics.mean(reports):.1f} ms"
             )
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            bot.stop()
             fake.stop()
             for conn in held:
                 conn.close()

@@ -6,44 +6,25 @@ within two intervals when the replica running them dies."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 
 from bot.render.approval_blocks import APPROVE_ACTION
-from bot.throwaway import ThrowawayCluster, free_port
+from bot.throwaway import ThrowawayCluster
 from bot.triage.model import ActionKind
-from tests import pg
+from tests import pg, serve
 from tests.slack.conftest import buttons
-from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, Call, FakeSlack, SlackSender
+from tests.slack.fake import Call, FakeSlack
 
 INTERVAL = 5  # the shortest warnings interval the configuration accepts
 REQUESTER, APPROVER = "UALICE", "UDBA"
 ALERTS, INCIDENTS = "CALERT", "CINC"
-
-
-@dataclass
-class Replica:
-    proc: subprocess.Popen[str]
-    port: int
-    health_port: int
-    send: SlackSender
-
-    def ready(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.health_port}/readyz").status_code == 200
-        except httpx.TransportError:
-            return False
 
 
 @pytest.fixture
@@ -67,38 +48,11 @@ def fleet(server15: ThrowawayCluster, tmp_path: Path) -> Iterator[dict[str, Any]
         f'state_dsn: "{cluster.dsn(dbname=state_db)}"\n'
     )
     fake = FakeSlack().start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
-    )
-    replicas: list[Replica] = []
+    replicas: list[serve.Served] = []
 
-    def start() -> Replica:
-        port, health = free_port(), free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--health-port",
-                str(health),
-                "--host",
-                "127.0.0.1",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        replica = Replica(proc, port, health, SlackSender(f"http://127.0.0.1:{port}/slack/events"))
-        replicas.append(replica)
-        _until(replica.ready, "replica ready", 60)
-        return replica
+    def start() -> serve.Served:
+        replicas.append(serve.start(config, fake))
+        return replicas[-1]
 
     with pg.holding(cluster) as holder:
         holder.open(2, role, password, app="leaky")
@@ -112,10 +66,7 @@ def fleet(server15: ThrowawayCluster, tmp_path: Path) -> Iterator[dict[str, Any]
                 "holder": holder,
             }
         finally:
-            for r in replicas:
-                if r.proc.poll() is None:
-                    r.proc.send_signal(signal.SIGTERM)
-            outputs = [r.proc.communicate(timeout=60)[0] for r in replicas]
+            outputs = [r.stop() for r in replicas]
             fake.stop()
     for out in outputs:
         assert cluster.superuser_password not in out
@@ -148,10 +99,11 @@ def _lease_holder(state_dsn: str) -> str | None:
 
 
 def _click(
-    replica: Replica, fake: FakeSlack, user: str, action_id: str, value: str, message: Call
+    replica: serve.Served, fake: FakeSlack, user: str, action_id: str, value: str, message: Call
 ) -> None:
     thread_ts = message.body.get("thread_ts") or message.answer["ts"]
-    reply = replica.send.interaction(
+    sender = replica.sender()
+    reply = sender.interaction(
         {
             "type": "block_actions",
             "team": {"id": "T0001"},
@@ -178,6 +130,7 @@ def _click(
             ],
         }
     )
+    sender.close()
     assert reply.status_code == 200
 
 
@@ -199,7 +152,7 @@ def test_two_replicas_share_warnings_approvals_and_events_and_fail_over(fleet):
     assert _warnings_for(fake, role) == [warning]
 
     # An approval requested on replica a and approved on replica b runs once.
-    a.send.command("main", channel=INCIDENTS, user=REQUESTER)
+    a.sender().command("main", channel=INCIDENTS, user=REQUESTER)
     report = _until(
         lambda: [
             c
@@ -266,8 +219,8 @@ def test_two_replicas_share_warnings_approvals_and_events_and_fail_over(fleet):
         "ts": ts,
         "channel_type": "channel",
     }
-    a.send.event(event, event_id=event_id)
-    b.send.event(event, event_id=event_id, retry=1)
+    a.sender().event(event, event_id=event_id)
+    b.sender().event(event, event_id=event_id, retry=1)
     _until(
         lambda: [
             c

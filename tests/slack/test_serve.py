@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.cli import main
-from bot.throwaway import free_port
+from tests import serve
 from tests.slack.conftest import DOWN_DSN
-from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.slack.fake import SIGNING_SECRET, FakeSlack
 
 
 def _config(tmp_path: Path) -> Path:
     path = tmp_path / "pgconn.yaml"
     path.write_text(f"clusters:\n  down:\n    dsn: '{DOWN_DSN}'\n    channels: [CINC]\n")
     return path
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    return {**env, **extra}
 
 
 def test_missing_tokens_are_named(
@@ -58,47 +47,12 @@ def test_a_bad_token_is_a_clear_startup_error(
 
 
 def test_serve_in_http_mode_answers_slack(tmp_path: Path, fake: FakeSlack) -> None:
-    port = free_port()
-    env = _env(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "--config",
-            str(_config(tmp_path)),
-            "--port",
-            str(port),
-            "--health-port",
-            "0",
-            "--host",
-            "127.0.0.1",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    served = serve.start(_config(tmp_path), fake)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/healthz").text == "ok":
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "pgconn serve did not come up"
-            time.sleep(0.1)
-        sender = SlackSender(base + "/slack/events")
+        sender = served.sender()
         assert sender.command("down").status_code == 200
         posts = fake.wait_for(lambda: fake.find("chat.postMessage", channel="CINC"))
         assert "*down*" in posts[0].shown()
         sender.close()
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        served.stop()

@@ -4,23 +4,18 @@ running the scheduler beside the bot and stopping it cleanly."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 from slack_sdk import WebClient
 
 from bot.slack.notifier import SlackNotifier
 from bot.slack.post import Poster
 from bot.store import open_store
-from bot.throwaway import free_port
 from bot.warnings.record import from_state
-from tests import pg
-from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests import pg, serve
+from tests.slack.fake import BOT_TOKEN, FakeSlack
 from tests.warnings.helpers import CHANNEL, close_sessions
 
 
@@ -80,31 +75,7 @@ def test_serve_runs_the_scheduler_and_stops_it_gracefully(cluster, holder, tmp_p
         f"state_path: {state}\n"
     )
     fake = FakeSlack().start()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
-    )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--health-port",
-            "0",
-            "--host",
-            "127.0.0.1",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    served = serve.start(config, fake)
     try:
         posts = fake.wait_for(
             lambda: [
@@ -113,15 +84,10 @@ def test_serve_runs_the_scheduler_and_stops_it_gracefully(cluster, holder, tmp_p
             timeout=60,
         )
         assert len(posts) == 1
-        deadline = time.monotonic() + 30
-        while not _healthy(port):  # the bot itself is up beside the scheduler
-            assert time.monotonic() < deadline, "pgconn serve did not come up"
-            time.sleep(0.1)
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        out = served.stop(signal.SIGINT)
         fake.stop()
-    assert proc.returncode in (0, 130), out
+    assert served.proc.returncode in (0, 130), out
     assert cluster.superuser_password not in out
 
     store = open_store(state)
@@ -134,10 +100,3 @@ def test_serve_runs_the_scheduler_and_stops_it_gracefully(cluster, holder, tmp_p
     finally:
         store.close()
     assert json.loads(json.dumps(posts[0].blocks))  # Block Kit made it through as JSON
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok"
-    except httpx.TransportError:
-        return False
