@@ -39,6 +39,7 @@ def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Re
     app_pw, monitor_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     held: list[psycopg.Connection[Any]] = []
     with throwaway.running(binaries.major) as server:
+        log(f"  data directory {server.root} (removed at the end)")
         with psycopg.connect(server.dsn(), autocommit=True) as admin:
             _role(admin, ROLE, app_pw, f"CONNECTION LIMIT {LIMIT}")
             _role(admin, "pgconn_monitor", monitor_pw, "IN ROLE pg_monitor")

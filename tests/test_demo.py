@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +12,6 @@ from tests import pg
 
 @pytest.mark.parametrize("major", pg.MAJORS)
 def test_demo_reproduces_triages_and_cleans_up(major):
-    before = set(Path(tempfile.gettempdir()).glob(f"pgconn-pg{major}-*"))
     run = subprocess.run(
         ["pgconn", "demo", "--major", str(major), "--json"],
         capture_output=True,
@@ -31,4 +30,6 @@ def test_demo_reproduces_triages_and_cleans_up(major):
     )
     assert report["signals"][0]["kind"] == "role_limit"
     assert 'too many connections for role "app_user"' in run.stderr  # the real FATAL, shown
-    assert set(Path(tempfile.gettempdir()).glob(f"pgconn-pg{major}-*")) <= before
+    data_dir = re.search(r"data directory (\S+)", run.stderr)
+    assert data_dir, run.stderr
+    assert not Path(data_dir.group(1)).exists()

@@ -7,6 +7,7 @@ broken playbook directory can be fixed in one pass.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,10 +34,14 @@ _DESTRUCTIVE = re.compile(r"pg_(terminate|cancel)_backend", re.IGNORECASE)
 
 
 def load_playbooks(directory: Path | None = None) -> PlaybookSet:
-    """Every `*.yaml` / `*.yml` file in `directory` (default: the repository's `playbooks/`)."""
-    directory = directory or DEFAULT_DIRECTORY
+    """Every `*.yaml` / `*.yml` file in `directory` (default: `$PGCONN_PLAYBOOKS`, else the
+    repository's `playbooks/`)."""
+    directory = directory or Path(os.environ.get("PGCONN_PLAYBOOKS") or DEFAULT_DIRECTORY)
     if not directory.is_dir():
-        raise PlaybookError(f"{directory}: playbook directory not found")
+        raise PlaybookError(
+            f"{directory}: playbook directory not found; pass --playbooks DIR or set "
+            "PGCONN_PLAYBOOKS"
+        )
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
     problems: list[str] = []
     if not files:

@@ -309,3 +309,12 @@ def test_readme_documents_every_code_and_variable() -> None:
         assert f"`{code.value}`" in readme
         for name in variables(code):
             assert f"`{name}`" in readme, name
+
+
+def test_the_directory_can_come_from_the_environment(tmp_path, monkeypatch):
+    from bot.errors import PlaybookError
+    from bot.playbooks import load_playbooks
+
+    monkeypatch.setenv("PGCONN_PLAYBOOKS", str(tmp_path / "missing"))
+    with pytest.raises(PlaybookError, match="PGCONN_PLAYBOOKS"):
+        load_playbooks()
