@@ -196,6 +196,8 @@ def serve(
         else:
             server = BoltHTTPServer(app, host, port)
             log.info("pgconn: HTTP mode, serving %s on %s:%d", EVENTS_PATH, host, server.port)
+            reachable = SlackReachable(config)
+            alive = lambda: not stopping.is_set() and reachable()  # noqa: E731
             stop_listener = server.stop
             server.start()
             wait = stopping.wait
@@ -220,6 +222,31 @@ def serve(
         if health is not None:
             health.stop()
         log.info("pgconn: stopped")
+
+
+class SlackReachable:
+    """Readiness of the Slack side in HTTP mode: `auth.test` answered, re-asked at most every
+    `every_s` seconds so probes cost Slack nothing, with a short timeout and no retries."""
+
+    def __init__(self, config: Config, every_s: float = 60.0) -> None:
+        self._client = WebClient(
+            token=config.slack.bot_token, base_url=config.slack.api_url, timeout=3
+        )
+        self._every_s = every_s
+        self._lock = threading.Lock()
+        self._checked = time.monotonic()  # build_app's auth.test just succeeded
+        self._ok = True
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if time.monotonic() - self._checked >= self._every_s:
+                try:
+                    self._ok = bool(self._client.auth_test().get("ok"))
+                except Exception as exc:  # unreachable or refused: not ready, say why
+                    log.warning("Slack is not reachable: %s", type(exc).__name__)
+                    self._ok = False
+                self._checked = time.monotonic()
+            return self._ok
 
 
 def _on_signals(stopping: threading.Event) -> None:

@@ -37,3 +37,22 @@ def test_side_port_json_logs_and_graceful_sigterm(tmp_path: Path) -> None:
     assert any("shutting down" in m for m in messages), messages
     assert messages[-1] == "pgconn: stopped"
     assert all({"ts", "level", "logger", "msg"} <= set(entry) for entry in lines)
+
+
+def test_slack_readiness_asks_slack_again_after_a_while() -> None:
+    from bot.config import parse
+    from bot.slack.app import SlackReachable
+    from tests.slack.fake import BOT_TOKEN
+
+    fake = FakeSlack().start()
+    config = parse(
+        {"clusters": {"x": {"dsn": "host=x"}}, "slack": {"bot_token": BOT_TOKEN}},
+        env={"SLACK_API_URL": fake.api_url},
+    )
+    check = SlackReachable(config, every_s=0)
+    try:
+        assert check()
+        assert fake.find("auth.test")
+    finally:
+        fake.stop()
+    assert not check()  # Slack gone: not ready
