@@ -59,9 +59,14 @@ def _report(
     )
 
 
+def report_for(ctx: Context, cluster: str, role: str | None = None) -> Report:
+    """A live report of a configured cluster, narrowed to `role` when given."""
+    return _report(ctx, [], ctx.config.cluster(cluster), role)
+
+
 def diagnose(ctx: Context, cluster: str, role: str | None, channel: str, reply: Reply) -> None:
     """`/pgconn <cluster> [role]`: the summary in the channel, the report in its thread."""
-    report = _report(ctx, [], ctx.config.cluster(cluster), role)
+    report = report_for(ctx, cluster, role)
     try:
         ctx.poster.report(channel, report)
     except PostError as exc:

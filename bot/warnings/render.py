@@ -7,6 +7,7 @@ goes into mrkdwn, and reasons from drivers are redacted by the caller and escape
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 import time
 from collections.abc import Sequence
@@ -129,6 +130,25 @@ def leak_phrase(usage: Usage, trend: Trend) -> str:
     )
 
 
+# The warning's button: the Slack adapter answers it with the full report in the thread.
+TRIAGE_ACTION = "pgconn.warning.triage"
+
+
+def triage_button(cluster: str, usage: Usage) -> dict[str, Any]:
+    role = usage.name if usage.kind is EntityKind.ROLE else None
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": TRIAGE_ACTION,
+                "text": {"type": "plain_text", "text": "Full triage"},
+                "value": json.dumps({"cluster": cluster, "role": role}),
+            }
+        ],
+    }
+
+
 def triage_command(cluster: str, usage: Usage) -> str:
     words = ["/pgconn", cluster]
     if usage.kind is EntityKind.ROLE:
@@ -197,7 +217,8 @@ def warning(view: WarningView) -> Notice:
     if u.holders:
         blocks += sections("*Top holders*\n" + "\n".join(holder_line(h) for h in u.holders))
     command = triage_command(view.cluster, u)
-    blocks.append(_context(f"Full triage: `{escape(command)}`"))
+    blocks.append(triage_button(view.cluster, u))
+    blocks.append(_context(f"Full triage: the button, or `{escape(command)}`"))
     text = (
         f"{_TITLE[view.level]}: {cluster} {escape(u.label)} at {share(u)}; {limit_phrase(u, trend)}"
     )

@@ -1,15 +1,18 @@
-"""Interactions: a cluster picked for a paste. The proposed-fix buttons are in approvals.py."""
+"""Interactions: a cluster picked for a paste, a warning's "Full triage". The proposed-fix
+buttons are in approvals.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.render.blocks import NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, notice
+from bot.render.blocks import NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, escape, notice
 from bot.slack import replies
 from bot.slack.context import Context
 from bot.slack.post import ephemeral_reply
+from bot.warnings.render import TRIAGE_ACTION
 
 EXPIRED = (
     "This question has expired or was already answered. Paste the error again, or run "
@@ -40,7 +43,31 @@ def pick(ctx: Context, body: dict[str, Any], reply: replies.Reply) -> None:
     replies.answer_pick(ctx, pending, cluster, str(body["user"]["id"]), picker_ts)
 
 
+def triage_from_warning(ctx: Context, body: dict[str, Any], reply: replies.Reply) -> None:
+    """A warning's "Full triage" button: the report, threaded under the warning."""
+    action = body["actions"][0]
+    try:
+        value = json.loads(str(action.get("value") or ""))
+        cluster, role = str(value["cluster"]), value.get("role")
+    except (ValueError, KeyError, TypeError):
+        reply(notice(EXPIRED))
+        return
+    if cluster not in ctx.config.clusters:
+        reply(notice(f"Cluster {escape(cluster)} is no longer configured."))
+        return
+    channel = str(body["container"]["channel_id"])
+    thread_ts = str(body["container"]["message_ts"])
+    report = replies.report_for(ctx, cluster, str(role) if role else None)
+    ctx.poster.report(channel, report, thread_ts)
+
+
 def register(app: App, ctx: Context) -> None:
+    @app.action(TRIAGE_ACTION)
+    def on_triage(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("triage from a warning", triage_from_warning, ctx, body, reply, tell=reply)
+
     @app.action(PICK_ACTION)
     def on_pick(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
