@@ -12,6 +12,7 @@ class EntityKind(StrEnum):
     SERVER = "server"
     ROLE = "role"
     DATABASE = "database"
+    POOLER = "pooler"  # PgBouncer's clients against max_client_conn
     CLUSTER = "cluster"  # the cluster itself: reachability, not usage
 
 
@@ -64,7 +65,11 @@ class Usage:
     @property
     def label(self) -> str:
         """How people name it: `role app_user`, `database shop`, `server`."""
-        return "server" if self.kind is EntityKind.SERVER else f"{self.kind.value} {self.name}"
+        if self.kind is EntityKind.SERVER:
+            return "server"
+        if self.kind is EntityKind.POOLER:
+            return "PgBouncer clients"
+        return f"{self.kind.value} {self.name}"
 
 
 @dataclass(frozen=True, slots=True)

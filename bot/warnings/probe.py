@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -27,7 +28,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bot.config import ClusterConfig
 from bot.diagnostics import queries
 from bot.diagnostics.connection import readonly_conninfo
-from bot.errors import ConfigError
+from bot.errors import ConfigError, PoolerError
+from bot.pgbouncer import read_pooler
+from bot.pgbouncer.usage import PoolerLevels, pooler_levels
 from bot.redact import redact_for_dsn
 from bot.warnings.model import (
     EntityKind,
@@ -57,6 +60,27 @@ def probe_conninfo(dsn: str, timeout_s: int) -> str:
     info = readonly_conninfo(dsn, connect_timeout=timeout_s)
     options = str(conninfo_to_dict(info).get("options") or "")
     return make_conninfo(info, options=f"{options} -c statement_timeout={timeout_s * 1000}")
+
+
+def pooler_usage(levels: PoolerLevels) -> Usage:
+    """max_client_conn as a limited entity; the pools with clients queued are its holders."""
+    return Usage(
+        kind=EntityKind.POOLER,
+        name="max_client_conn",
+        current=levels.client_connections,
+        limit=levels.max_client_conn,
+        idle=0,
+        idle_in_transaction=0,
+        holders=tuple(
+            Holder(
+                application=f"{p.database}/{p.user}",
+                client=f"PgBouncer (longest wait {p.maxwait_s:.0f} s)",
+                state="waiting",
+                count=p.clients_waiting,
+            )
+            for p in levels.waiting_pools[:5]
+        ),
+    )
 
 
 def parse_rows(cluster: str, taken_at: float, rows: Sequence[tuple[Any, ...]]) -> Probe:
@@ -200,7 +224,22 @@ class Prober:
         with conn.cursor() as cur:
             cur.execute(_statement(conn.info.server_version))
             rows = cur.fetchall()
-        return parse_rows(self.name, self._clock(), rows)
+        probe = parse_rows(self.name, self._clock(), rows)
+        pooler = self._pooler()
+        return replace(probe, usages=(*probe.usages, pooler)) if pooler else probe
+
+    def _pooler(self) -> Usage | None:
+        """PgBouncer's clients against max_client_conn, when the cluster has a pgbouncer_dsn.
+        A console that cannot be read costs the warning for the pooler, not the cluster's."""
+        dsn = self.cluster.pgbouncer_dsn
+        if not dsn:
+            return None
+        try:
+            levels = pooler_levels(read_pooler(dsn, secrets=self._secrets))
+        except (PoolerError, ConfigError) as exc:
+            log.warning("%s: PgBouncer's console could not be read: %s", self.name, exc)
+            return None
+        return pooler_usage(levels)
 
     def _explain(self, exc: psycopg.Error) -> str:
         if isinstance(exc, psycopg.errors.QueryCanceled):

@@ -85,11 +85,17 @@ def share(usage: Usage) -> str:
     return f"{usage.current}/{usage.limit} ({usage.share:.0%})"
 
 
+def _who(kind: EntityKind, name: str) -> str:
+    if kind is EntityKind.SERVER:
+        return "the server"
+    if kind is EntityKind.POOLER:
+        return "PgBouncer's clients (max_client_conn)"
+    return f"{kind.value} *{escape(name)}*"
+
+
 def who(usage: Usage) -> str:
     """The entity in mrkdwn: `role *app_user*`, `database *shop*`, `the server`."""
-    if usage.kind is EntityKind.SERVER:
-        return "the server"
-    return f"{usage.kind.value} *{escape(usage.name)}*"
+    return _who(usage.kind, usage.name)
 
 
 def trend_phrase(trend: Trend) -> str:
@@ -103,7 +109,9 @@ def trend_phrase(trend: Trend) -> str:
 
 def limit_phrase(usage: Usage, trend: Trend) -> str:
     """`at this rate, app_user is full in ~12 min`, or why there is no estimate."""
-    name = "the server" if usage.kind is EntityKind.SERVER else escape(usage.name)
+    name = {EntityKind.SERVER: "the server", EntityKind.POOLER: "PgBouncer"}.get(
+        usage.kind, escape(usage.name)
+    )
     if usage.current >= usage.limit:
         return f"{name} is full now"
     if trend.seconds_to_limit is None:
@@ -258,9 +266,7 @@ class RecoveryView:
 
 
 def _recovery_who(view: RecoveryView) -> str:
-    if view.kind is EntityKind.SERVER:
-        return "the server"
-    return f"{view.kind.value} *{escape(view.entity)}*"
+    return _who(view.kind, view.entity)
 
 
 def recovered(view: RecoveryView) -> Notice:

@@ -53,7 +53,7 @@ from bot.warnings.trend import NO_TREND, Sample, Trend, trend
 log = logging.getLogger(__name__)
 
 LEASE = "warnings"
-_USAGE_KINDS = {EntityKind.SERVER, EntityKind.ROLE, EntityKind.DATABASE}
+_USAGE_KINDS = {EntityKind.SERVER, EntityKind.ROLE, EntityKind.DATABASE, EntityKind.POOLER}
 Key = tuple[str, str, str]
 
 
