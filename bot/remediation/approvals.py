@@ -22,6 +22,7 @@ import psycopg
 from bot.config import ClusterConfig, Config
 from bot.diagnostics.model import Snapshot
 from bot.errors import PgconnError
+from bot.observability import metrics
 from bot.redact import redact_text
 from bot.remediation import execute
 from bot.remediation.admin import connect_admin, fail
@@ -378,6 +379,7 @@ class Remediation:
         approval_id: str | None,
         details: dict[str, Any],
     ) -> None:
+        metrics.APPROVALS.labels(event).inc()
         self.store.append_audit(
             AuditEntry(
                 at=self.clock(),

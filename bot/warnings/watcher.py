@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 
 from bot.config import ClusterConfig, Config
 from bot.notify import Notice, Notifier
+from bot.observability import metrics
 from bot.redact import redact_text
 from bot.store import Store
 from bot.warnings import render
@@ -223,6 +224,7 @@ class Watcher:
         channel = self._channel(cluster)
         reach_key = (name, EntityKind.CLUSTER.value, "")
         if isinstance(outcome, ProbeFailure):
+            metrics.PROBE_FAILURES.labels(name).inc()
             self._failures[name] = self._failures.get(name, 0) + 1
             log.info(
                 "%s: probe failed (%d in a row): %s", name, self._failures[name], outcome.reason
@@ -266,6 +268,9 @@ class Watcher:
             # The trend costs a few hundred operations: only where someone will read it.
             tr = trend(samples, usage.limit) if step.record is not None else NO_TREND
             evaluations.append(Evaluation(usage, step.level, levels, tr))
+            gauge = (name, usage.kind.value, usage.name)
+            metrics.USAGE.labels(*gauge).set(usage.current)
+            metrics.LIMIT.labels(*gauge).set(usage.limit)
             self._apply_usage(step, prev, usage, tr, records, taken, now)
 
         listed = {(name, u.kind.value, u.name) for u in outcome.usages}
@@ -453,7 +458,9 @@ class Watcher:
         if record.channel is None:
             return None
         try:
-            return self.notifier.post(record.channel, notice)
+            ts = self.notifier.post(record.channel, notice)
+            metrics.WARNINGS_POSTED.labels(record.cluster, record.status.value).inc()
+            return ts
         except Exception as exc:
             log.error(
                 "%s: posting the warning to %s failed: %s",

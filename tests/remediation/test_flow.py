@@ -42,6 +42,7 @@ def test_leaked_sessions_are_freed_after_refusals_and_one_approval(
     other_pw = pg.create_role(leak.cluster, other_role)
     bystanders = holder.open(2, other_role, other_pw, app="checkout")
     r = rig.remediation(config(leak.cluster, admin_role(leak.cluster), rig.tmp_path))
+    counted = {e: _approvals_metric(e) for e in ("requested", "refused", "executed")}
 
     req = r.request("prod", terminate(leak.role), REQUESTER, channel="C1", thread_ts="1.1")
     proposal = proposal_of(req)
@@ -86,6 +87,17 @@ def test_leaked_sessions_are_freed_after_refusals_and_one_approval(
     executed = r.store.audit(approval_id=req.id, limit=1)[0].details
     assert sorted(executed["signalled"]) == sorted(leak.pids)
     assert "pg_terminate_backend" in executed["statement"]
+    assert {e: _approvals_metric(e) - n for e, n in counted.items()} == {
+        "requested": 1,
+        "refused": 2,
+        "executed": 1,
+    }
+
+
+def _approvals_metric(outcome: str) -> float:
+    from bot.observability.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("pgconn_approvals_total", {"outcome": outcome}) or 0.0
 
 
 def test_a_session_that_reconnected_is_not_touched(leak: Leak, rig: Rig) -> None:
