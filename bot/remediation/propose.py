@@ -3,7 +3,8 @@ filtered by the hard limits, or the exact statement and the live value it change
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import psycopg
 
@@ -214,55 +215,52 @@ def _session_radius(
 
 
 def _role_limit(conn: psycopg.Connection[Any], cluster: str, action: ProposedAction) -> Proposal:
-    want = params.limit_change(action)
-    row = live.role(conn, want.name)
-    if row is None:
-        raise InvalidActionError(f'role "{want.name}" does not exist on {cluster}')
-    if row.conn_limit == want.limit:
-        raise NothingToDoError(
-            f'role "{want.name}" already has CONNECTION LIMIT {want.limit}; nothing to approve'
-        )
-    change = Change("role", want.name, CONN_LIMIT, row.conn_limit, want.limit, row.current)
-    statement = display(
-        "admin_alter_role_conn_limit",
-        conn.info.server_version,
-        identifiers={"role": want.name},
-        values={"limit": want.limit},
-    )
-    _check_may_alter(row.may_alter, "role", want.name, statement)
-    return Proposal(
-        cluster=cluster,
-        kind=action.kind,
-        title=f'Set role "{want.name}" CONNECTION LIMIT {row.conn_limit} → {want.limit}',
-        statement=statement,
-        blast_radius=_limit_radius(change),
-        change=change,
-    )
+    return _conn_limit(conn, cluster, action, "role", live.role)
 
 
 def _database_limit(
     conn: psycopg.Connection[Any], cluster: str, action: ProposedAction
 ) -> Proposal:
+    return _conn_limit(conn, cluster, action, "database", live.database)
+
+
+class _Limited(Protocol):
+    @property
+    def conn_limit(self) -> int: ...
+    @property
+    def current(self) -> int: ...
+    @property
+    def may_alter(self) -> bool: ...
+
+
+def _conn_limit(
+    conn: psycopg.Connection[Any],
+    cluster: str,
+    action: ProposedAction,
+    entity: str,
+    lookup: Callable[[psycopg.Connection[Any], str], _Limited | None],
+) -> Proposal:
+    """A role's or a database's CONNECTION LIMIT change, against its live value."""
     want = params.limit_change(action)
-    row = live.database(conn, want.name)
+    row = lookup(conn, want.name)
     if row is None:
-        raise InvalidActionError(f'database "{want.name}" does not exist on {cluster}')
+        raise InvalidActionError(f'{entity} "{want.name}" does not exist on {cluster}')
     if row.conn_limit == want.limit:
         raise NothingToDoError(
-            f'database "{want.name}" already has CONNECTION LIMIT {want.limit}; nothing to approve'
+            f'{entity} "{want.name}" already has CONNECTION LIMIT {want.limit}; nothing to approve'
         )
-    change = Change("database", want.name, CONN_LIMIT, row.conn_limit, want.limit, row.current)
+    change = Change(entity, want.name, CONN_LIMIT, row.conn_limit, want.limit, row.current)
     statement = display(
-        "admin_alter_database_conn_limit",
+        f"admin_alter_{entity}_conn_limit",
         conn.info.server_version,
-        identifiers={"database": want.name},
+        identifiers={entity: want.name},
         values={"limit": want.limit},
     )
-    _check_may_alter(row.may_alter, "database", want.name, statement)
+    _check_may_alter(row.may_alter, entity, want.name, statement)
     return Proposal(
         cluster=cluster,
         kind=action.kind,
-        title=f'Set database "{want.name}" CONNECTION LIMIT {row.conn_limit} → {want.limit}',
+        title=f'Set {entity} "{want.name}" CONNECTION LIMIT {row.conn_limit} → {want.limit}',
         statement=statement,
         blast_radius=_limit_radius(change),
         change=change,
