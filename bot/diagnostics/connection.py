@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bot.conninfo import pgconn_conninfo
 from bot.errors import CannotConnectError, ConfigError
 from bot.redact import redact_for_dsn
 
@@ -25,28 +25,17 @@ READ_ONLY_OPTIONS = {
 }
 
 
-def _options(existing: str | None) -> str:
-    ours = " ".join(f"-c {name}={value}" for name, value in READ_ONLY_OPTIONS.items())
-    # Ours come last: for a repeated -c the last one wins.
-    return f"{existing} {ours}" if existing else ours
-
-
 def readonly_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
     """The DSN with pgconn's read-only session settings and application_name forced."""
     try:
-        params = conninfo_to_dict(dsn)
+        return pgconn_conninfo(
+            dsn,
+            application_name=APPLICATION_NAME,
+            connect_timeout=connect_timeout,
+            settings=READ_ONLY_OPTIONS,
+        )
     except psycopg.ProgrammingError as exc:
         raise ConfigError(["dsn: not a valid libpq connection string or URI"]) from exc
-    existing = params.get("options")
-    timeout = params.get("connect_timeout")
-    return make_conninfo(
-        dsn,
-        options=_options(str(existing) if existing else None),
-        application_name=APPLICATION_NAME,
-        connect_timeout=str(
-            min(int(str(timeout)), connect_timeout) if timeout else connect_timeout
-        ),
-    )
 
 
 def connect_readonly(

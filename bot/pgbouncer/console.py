@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
+from bot.conninfo import pgconn_conninfo
 from bot.diagnostics.connection import APPLICATION_NAME
 from bot.errors import ConfigError, PoolerError
 from bot.pgbouncer.model import (
@@ -61,18 +62,15 @@ def console_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
     """The console DSN with pgconn's name and a short connect timeout; dbname defaults to
     `pgbouncer` (the only database the console answers on)."""
     try:
-        params = conninfo_to_dict(dsn)
+        dbname = conninfo_to_dict(dsn).get("dbname")
+        return pgconn_conninfo(
+            dsn,
+            application_name=APPLICATION_NAME,
+            connect_timeout=connect_timeout,
+            dbname=str(dbname or ADMIN_DATABASE),
+        )
     except psycopg.ProgrammingError as exc:
         raise ConfigError(["pgbouncer_dsn: not a valid libpq connection string or URI"]) from exc
-    timeout = params.get("connect_timeout")
-    return make_conninfo(
-        dsn,
-        dbname=str(params.get("dbname") or ADMIN_DATABASE),
-        application_name=APPLICATION_NAME,
-        connect_timeout=str(
-            min(int(str(timeout)), connect_timeout) if timeout else connect_timeout
-        ),
-    )
 
 
 def connect_console(

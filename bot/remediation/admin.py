@@ -18,8 +18,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bot.conninfo import pgconn_conninfo
 from bot.diagnostics import queries
 from bot.redact import redact_for_dsn, redact_text
 from bot.remediation.errors import AdminConnectionError
@@ -41,22 +41,16 @@ _COMMENT = re.compile(r"^\s*--.*$\n?", re.M)
 def admin_conninfo(dsn: str) -> str:
     """`dsn` with pgconn's admin name, timeouts and a connect timeout of at most 5 s."""
     try:
-        params = conninfo_to_dict(dsn)
+        return pgconn_conninfo(
+            dsn,
+            application_name=APPLICATION_NAME,
+            connect_timeout=CONNECT_TIMEOUT_S,
+            settings=SESSION_OPTIONS,
+        )
     except psycopg.ProgrammingError:
         raise AdminConnectionError(
             "admin_dsn is not a valid libpq connection string or URI; fix it in the config"
         ) from None
-    ours = " ".join(f"-c {k}={v}" for k, v in SESSION_OPTIONS.items())
-    existing = params.get("options")
-    timeout = params.get("connect_timeout")
-    return make_conninfo(
-        dsn,
-        application_name=APPLICATION_NAME,
-        options=f"{existing} {ours}" if existing else ours,
-        connect_timeout=str(
-            min(int(str(timeout)), CONNECT_TIMEOUT_S) if timeout else CONNECT_TIMEOUT_S
-        ),
-    )
 
 
 def connect_admin(
