@@ -220,10 +220,17 @@ class Store(ABC):
         with self._run("lease_release", {"name": name, "holder": holder}):
             pass
 
+    # When this process last pruned old event ids: it runs on the Slack ack path, so at most
+    # once a minute rather than on every event.
+    _pruned_at = float("-inf")
+    PRUNE_EVERY_S = 60.0
+
     def first_sight(self, event_id: str, *, now: float, keep_s: float = 3600) -> bool:
         """True the first time an event id is seen (across replicas); prunes old ids."""
-        with self._run("events_prune", {"before": now - keep_s}):
-            pass
+        if now - self._pruned_at >= self.PRUNE_EVERY_S:
+            with self._run("events_prune", {"before": now - keep_s}):
+                pass
+            self._pruned_at = now
         with self._run("event_seen", {"event_id": event_id, "at": now}) as cur:
             return cur.rowcount == 1
 
