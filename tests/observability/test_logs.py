@@ -46,3 +46,23 @@ def test_text_format_on_terminals():
     line = stream.getvalue().strip()
     assert line.endswith(f"hello [{rid}]")
     assert "INFO pgconn.test" in line
+
+
+def test_work_after_the_ack_logs_under_the_request_id():
+    from slack_sdk import WebClient
+
+    from bot.config import Config
+    from bot.playbooks import load_playbooks
+    from bot.slack.context import Context
+
+    stream, handler = _capture(True)
+    ctx = Context(Config(clusters={}), load_playbooks(), WebClient(token="xoxb-test"))
+    try:
+        with logs.request_context("Ev0123"):
+            future = ctx.submit("test", lambda: logging.getLogger("pgconn.job").info("working"))
+        future.result(timeout=10)
+    finally:
+        ctx.close()
+        logging.getLogger().removeHandler(handler)
+    [entry] = [json.loads(x) for x in stream.getvalue().splitlines() if "working" in x]
+    assert entry["request_id"] == "Ev0123"
