@@ -351,17 +351,38 @@ def holders(finding: Finding, snapshot: Snapshot | None, limit: int = 2) -> list
     return out
 
 
+# What prevention advice is about: several playbooks give the same advice in their own words,
+# and one report shows it once (the first wording, from the headline's finding, wins).
+_TOPICS = (
+    "idle_in_transaction_session_timeout",
+    "idle_session_timeout",
+    "tcp_keepalives",
+    "pool_mode",
+    "size pool",
+    "size the pool",
+    "its own role",
+    "max_client_conn",
+    "default_pool_size",
+)
+MAX_PREVENT = 8
+
+
 def prevent(report: Report) -> list[str]:
-    """Prevention advice once per report, in finding order, without repeats."""
+    """Prevention advice once per report, in finding order: an item whose topics earlier items
+    already covered is left out, and so is an exact repeat."""
     seen: set[str] = set()
+    covered: set[str] = set()
     out = []
     for f in report.findings:
         for step in f.playbook.prevent if f.playbook else ():
             key = " ".join(step.lower().split())
-            if key not in seen:
-                seen.add(key)
-                out.append(plain_words(step))
-    return out
+            topics = {t for t in _TOPICS if t in key}
+            if key in seen or (topics and topics <= covered):
+                continue
+            seen.add(key)
+            covered |= topics
+            out.append(plain_words(step))
+    return out[:MAX_PREVENT]
 
 
 def withheld(items: Sequence[str]) -> list[str]:

@@ -18,7 +18,7 @@ from bot.remediation.model import ExecutionResult, Proposal
 from bot.remediation.policy import Policy
 from bot.remediation.text import when
 from bot.render.answer import plain_words, plural
-from bot.render.blocks import MAX_SECTION, Block, Message, escape, section, sections
+from bot.render.blocks import MAX_SECTION, NO_ANGLES, Block, Message, escape, section, sections
 from bot.render.blocks import split_text as _split
 from bot.store import ApprovalRequest, ApprovalStatus
 from bot.triage.model import ActionKind
@@ -119,7 +119,7 @@ def target_groups(proposal: Proposal) -> list[str]:
     for (app, client, state), ages in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         low, high = human_duration(min(ages)), human_duration(max(ages))
         span = low if low == high else f"{low} to {high}"
-        out.append(f"{app} · {client} · {state} — {plural(len(ages), 'session')}, {span}")
+        out.append(f"{app} · {client} · {state} — {plural(len(ages), 'session')}, for {span}")
     return out
 
 
@@ -195,10 +195,11 @@ def request_message(
     blocks = _head(req, proposal, clean, ":lock:", "Approval needed")
     blocks += _body(req, proposal, clean, secrets)
     what = action_text(proposal)
-    question = f"{what} on {req.cluster}?"
+    # Plain text is not parsed by Slack, but a name's angle brackets are still kept out of it.
+    question = f"{what} on {req.cluster}?".translate(NO_ANGLES)
     confirm = {
         "title": {"type": "plain_text", "text": "Run this fix?"},
-        "text": {"type": "plain_text", "text": question if len(question) <= 300 else what[:299]},
+        "text": {"type": "plain_text", "text": question[:300]},
         "confirm": {"type": "plain_text", "text": "Approve and run"},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }

@@ -39,6 +39,8 @@ MAX_MESSAGE_CHARS = 12_000
 
 ACTION_PREFIX = "pgconn.action."
 CARD_BLOCK = "pgconn.card"
+FIX_BLOCK_PREFIX = "pgconn.fix:"
+NO_ANGLES = str.maketrans({"<": "‹", ">": "›"})
 MAX_FIELD = 2000  # Slack's limit for one field of a section
 PICK_ACTION = "pgconn.pick_cluster"
 PICK_BLOCK_PREFIX = "pgconn.pick:"
@@ -197,7 +199,8 @@ def _fix_button(
     assert report.cluster is not None
     button: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": fix.label},
+        # Plain text is not parsed by Slack; a name's angle brackets are still kept out.
+        "text": {"type": "plain_text", "text": fix.label.translate(NO_ANGLES)},
         "action_id": f"{ACTION_PREFIX}{fix.finding_index}.{fix.action_index}",
         "value": action_value(report.cluster, fix.finding, fix.action),
     }
@@ -222,7 +225,7 @@ def _card_fields(report: Report, clean: _Clean, since: float | None) -> list[str
         fields.append(
             f"*Since*\n{report.snapshot.taken_at.astimezone(UTC):%H:%M UTC} (this report)"
         )
-    if not report.live and report.signals:
+    if report.signals:
         sig = report.signals[0]
         fields.append(
             f"*Your paste*\n`{clean(answer.paste_excerpt(sig))}`, {clean(answer.paste_quote(sig))}"
@@ -235,7 +238,12 @@ def summary_message(
 ) -> Message:
     """The incident card: the headline, three or four fields, the primary fix as a button."""
     clean = _Clean(secrets)
-    head = f"{_icon(report)} {_where(report, clean)} · {clean(answer.plain_words(report.headline))}"
+    headline = answer.plain_words(report.headline)
+    full = answer.fullness(report.findings[0], report.snapshot) if report.findings else None
+    if full is not None:
+        # The "Full" field shows these numbers; the headline need not say them again.
+        headline = headline.replace(f" ({full.used}/{full.limit})", "")
+    head = f"{_icon(report)} {_where(report, clean)} · {clean(headline)}"
     blocks = sections(head)
     if report.findings:
         fields = [
@@ -366,10 +374,15 @@ def _do_now(report: Report, clean: _Clean) -> list[Block]:
     out = sections("*Do now*")
     found = answer.fixes(report) if report.cluster is not None else []
     for i, fix in enumerate(found):
-        text = f"*{i + 1}. {clean(fix.label)}*\n{clean(fix.matches)}"
-        block = sections(text)
-        block[0]["accessory"] = _fix_button(report, fix)
-        out.extend(block)
+        # The button on its own row: beside a text it squeezes both into half the thread pane.
+        out.append(
+            {
+                "type": "actions",
+                "block_id": f"{FIX_BLOCK_PREFIX}{i}",
+                "elements": [_fix_button(report, fix)],
+            }
+        )
+        out.extend(sections(clean(fix.matches)))
         if fix.statement:
             out.extend(_code("", fix.statement, clean))
     if not found:
@@ -393,12 +406,19 @@ def _evidence(report: Report, clean: _Clean) -> list[list[Block]]:
             for s in report.signals
         )
         groups.append(sections("\n".join(lines)))
+    shown = {_same(f.statement) for f in answer.fixes(report) if f.statement}
+    if report.cluster is None:
+        shown = set()
     for finding in report.findings:
-        groups.append(_finding_blocks(finding, clean, report.cluster is not None))
+        groups.append(_finding_blocks(finding, clean, shown))
     return groups
 
 
-def _finding_blocks(finding: Finding, clean: _Clean, live_fixes: bool) -> list[Block]:
+def _same(statement: str) -> str:
+    return " ".join(statement.rstrip().rstrip(";").split()).lower()
+
+
+def _finding_blocks(finding: Finding, clean: _Clean, fixes_shown: set[str]) -> list[Block]:
     text = f"{_SEVERITY_ICON[finding.severity]} *{clean(answer.plain_words(finding.title))}*"
     text += "".join(f"\n• {clean(answer.plain_words(e))}" for e in finding.evidence)
     out = sections(text)
@@ -409,8 +429,10 @@ def _finding_blocks(finding: Finding, clean: _Clean, live_fixes: bool) -> list[B
             steps.extend(f"{i}. {clean(answer.plain_words(s))}" for i, s in enumerate(pb.now, 1))
             out.extend(sections("\n".join(steps)))
         for sql in pb.sql:
-            if sql.destructive and live_fixes and finding.actions:
-                continue  # the fix above, behind its button, stands for it
+            if fixes_shown and (
+                (sql.destructive and finding.actions) or _same(sql.statement) in fixes_shown
+            ):
+                continue  # a fix in "Do now", behind its button, stands for it
             mark = ":warning: " if sql.destructive else ""
             label = f"{mark}_{clean(answer.plain_words(sql.purpose))}_"
             out.extend(_code(label, sql.statement, clean))
@@ -437,17 +459,27 @@ def thread_messages(report: Report, secrets: Sequence[str] = ()) -> list[Message
                 "*Notes*\n" + "\n".join(f"• {clean(answer.plain_words(n))}" for n in report.notes)
             )
         )
-    rest = paginate([g for g in groups if g], title)
-    if not first:
-        return rest
-    head = paginate([first], title + " · do now")
-    return head + rest
+    return paginate([g for g in groups if g], title, first=first)
 
 
-def paginate(groups: Iterable[list[Block]], title: str) -> list[Message]:
+def paginate(
+    groups: Iterable[list[Block]], title: str, *, first: list[Block] | None = None
+) -> list[Message]:
     """Pack groups of blocks into messages, keeping a group together when it fits in one, with
-    a divider between groups and "part i of n" on each message when there are several."""
-    room = MAX_BLOCKS - 1  # the part marker
+    a divider between groups and "part i of n" on each message when there are several. `first`
+    is packed on its own page(s) ahead of the rest (a thread's "Do now")."""
+    pages = _pack([first], MAX_BLOCKS - 1) if first else []
+    pages += _pack(groups, MAX_BLOCKS - 1)  # room for the part marker
+    if len(pages) > 1:
+        for i, page in enumerate(pages, 1):
+            page.append(_context(f"{title} · part {i} of {len(pages)}"))
+    return [
+        Message(f"{title}" + (f" (part {i} of {len(pages)})" if len(pages) > 1 else ""), page)
+        for i, page in enumerate(pages, 1)
+    ]
+
+
+def _pack(groups: Iterable[list[Block]], room: int) -> list[list[Block]]:
     pages: list[list[Block]] = [[]]
     size = 0
 
@@ -468,14 +500,7 @@ def paginate(groups: Iterable[list[Block]], title: str) -> list[Message]:
                 divider = False
             pages[-1].append(block)
             size += _chars(block)
-    pages = [p for p in pages if p]
-    if len(pages) > 1:
-        for i, page in enumerate(pages, 1):
-            page.append(_context(f"{title} · part {i} of {len(pages)}"))
-    return [
-        Message(f"{title}" + (f" (part {i} of {len(pages)})" if len(pages) > 1 else ""), page)
-        for i, page in enumerate(pages, 1)
-    ]
+    return [p for p in pages if p]
 
 
 def report_messages(report: Report, secrets: Sequence[str] = ()) -> tuple[Message, list[Message]]:

@@ -184,8 +184,8 @@ def _notes(
     if snapshot is None:
         target = cluster or "CLUSTER"
         notes.append(
-            "No live data: values shown as <name> are placeholders, and statements that need "
-            f"them are withheld. `pgconn diagnose {target}` fills them in."
+            "No live data: statements that need live values are withheld. "
+            f"`pgconn diagnose {target}` fills them in."
         )
     else:
         notes.extend(snapshot.blind_spots)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.render import answer
 from bot.render.text import render_text
 from bot.triage import triage
 from bot.triage.model import Report
@@ -54,13 +55,17 @@ def test_headline_comes_first_and_everything_follows_in_order() -> None:
     assert "2 session(s) of other roles are hidden from pgconn_mon." in text
 
 
-def test_actions_are_listed_with_what_they_free() -> None:
+def test_the_fixes_come_first_named_with_their_statement() -> None:
     report = leak_report()
-    text = " ".join(render_text(report).split())
-    actions = [a for f in report.findings for a in f.actions]
-    assert actions
-    for a in actions:
-        assert " ".join(f"{a.title}: {a.summary}".split()) in text
+    out = render_text(report)
+    text = " ".join(out.split())
+    fixes = answer.fixes(report)
+    assert fixes
+    for fix in fixes:
+        assert fix.label in text and " ".join(fix.matches.split()) in text
+    # The answer first: "Do now" before the first finding, Prevent once, after the findings.
+    assert out.index("Do now") < out.index("1. CRITICAL")
+    assert out.count("Prevent") == 1 and out.index("Prevent") > out.index("1. CRITICAL")
 
 
 def test_no_colour_unless_asked() -> None:
