@@ -135,11 +135,14 @@ def incident(cluster: ThrowawayCluster, holder: pg.Holder) -> Incident:
 
 
 def buttons(call: Call) -> list[dict[str, Any]]:
+    """A message's buttons: section accessories and those of actions blocks."""
     found = []
     for block in call.blocks:
         accessory = block.get("accessory")
         if isinstance(accessory, dict) and accessory.get("type") == "button":
             found.append(accessory)
+        if block.get("type") == "actions":
+            found.extend(e for e in block["elements"] if e.get("type") == "button")
     return found
 
 
