@@ -82,9 +82,17 @@ def signal_key(sig: Signal) -> str:
     return f"{sig.kind.value}|{sig.role or ''}|{sig.database or ''}|{sig.detail or ''}"
 
 
-def paste_excerpt(sig: Signal) -> str:
-    text = " ".join((sig.excerpt or kind_words(sig.kind)).split())
-    return text if len(text) <= 160 else text[:159] + "…"
+_SEVERITY_MARK = re.compile(r"\b(?:FATAL|ERROR|PANIC):\s+")
+
+
+def paste_excerpt(sig: Signal, limit: int = 160) -> str:
+    """The pasted line as the user wrote it, from the server's message on (what a client
+    wraps around it is left out), without backticks (they would end the quote)."""
+    text = " ".join((sig.excerpt or kind_words(sig.kind)).replace("`", "").split())
+    marks = list(_SEVERITY_MARK.finditer(text))
+    if marks and marks[-1].end() < len(text):
+        text = text[marks[-1].end() :]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # -- fixes ---------------------------------------------------------------------------------------

@@ -228,7 +228,8 @@ def _card_fields(report: Report, clean: _Clean, since: float | None) -> list[str
     if report.signals:
         sig = report.signals[0]
         fields.append(
-            f"*Your paste*\n`{clean(answer.paste_excerpt(sig))}`, {clean(answer.paste_quote(sig))}"
+            f"*Your paste*\n`{clean(answer.paste_excerpt(sig, 90))}`, "
+            f"{clean(answer.paste_quote(sig))}"
         )
     return fields[:4]
 
@@ -270,7 +271,8 @@ def summary_message(
             if more > 0
             else "evidence and queries in the thread"
         )
-    blocks.append(_context(clean(" · ".join(t for t in tail if t))))
+    line = " · ".join(t for t in tail if t)
+    blocks.append(_context(clean(line[:1].upper() + line[1:])))
     fallback = f"{report.cluster or 'your paste'}: {answer.plain_words(report.headline)}"
     return Message(split_text(clean(fallback))[0], blocks)
 

@@ -201,7 +201,7 @@ _VOLATILE = [
     (re.compile(r"\b\d{4}-\d{2}-\d{2} HH:MM UTC"), "DATE HH:MM UTC"),
     (re.compile(r"\b\d+(\.\d+)? (s|min|h)\b"), "N \\2"),
     (re.compile(r"\bpid \d+"), "pid N"),
-    (re.compile(r"\(\d+(, \d+)*\)"), "(PIDS)"),
+    (re.compile(r"\((\d{3,}, )*\d{3,}\)"), "(PIDS)"),
     (re.compile(r"`[A-Za-z0-9_-]{8,}`"), "`REQUEST`"),
     (re.compile(r"/p\d{16}"), "/pTS"),
     (re.compile(r"\b\d+\.\d+\.\d+\.\d+\b"), "ADDR"),
