@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.listeners.commands import parse
+from bot.slack.listeners.commands import Parsed, parse
 from tests.slack.conftest import DOWN_DSN, Incident, StartBot, button_values
 
 
@@ -132,3 +132,8 @@ def test_parse() -> None:
     assert parse("HELP").verb == "help"
     assert parse("").verb == "usage"
     assert parse("a b c").verb == "usage"
+    # `fresh`: a full report even minutes after the last one.
+    assert parse("prod fresh") == Parsed("diagnose", "prod", None, fresh=True)
+    assert parse("prod app FRESH") == Parsed("diagnose", "prod", "app", fresh=True)
+    assert parse("prod app").fresh is False
+    assert parse("fresh").cluster == "fresh"  # a cluster may be named so
