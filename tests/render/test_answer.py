@@ -103,7 +103,7 @@ def test_the_paste_is_quoted_as_the_user_wrote_it() -> None:
         role="app_user",
         source="libpq",
         first_line=2,
-        excerpt='psql: error: connection to server failed: FATAL:  too many connections for role '
+        excerpt="psql: error: connection to server failed: FATAL:  too many connections for role "
         '"app_user"',
     )
     assert answer.paste_excerpt(sig) == 'too many connections for role "app_user"'
