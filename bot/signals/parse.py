@@ -681,25 +681,22 @@ _ANSI_HINT = re.compile(r"\x1b\[|#033\[|\\(?:u001b|x1b|e|033)\[")
 # Python prints the cause first and the exception that wraps it after these lines; Java's
 # `Caused by: `, .NET's ` ---> ` and Node's `[cause]: ` come after the outer exception.
 _CHAIN_OUTER_AFTER = (
-    "The above exception was the direct cause of the following exception:",
-    "During handling of the above exception, another exception occurred:",
+    b"The above exception was the direct cause of the following exception:",
+    b"During handling of the above exception, another exception occurred:",
 )
-_CHAIN_OUTER_BEFORE = re.compile(r"\s*(?:Caused by: |---> |\[cause\]: )|.* ---> ")
+_CHAIN_OUTER_BEFORE = (b"Caused by: ", b" ---> ", b"[cause]: ")
 CHAIN_REACH = 80
 
 
-def chain_marker(ctx: Neighbourhood) -> tuple[int, bool] | None:
-    """How many lines above this one (0: this line) the nearest chained-exception marker is,
-    within `CHAIN_REACH`, and whether the outer exception is printed after it (Python)."""
-    if _CHAIN_OUTER_BEFORE.match(ctx.line):
-        return 0, False
-    before = ctx.before(CHAIN_REACH)
-    for back, text in enumerate(reversed(before), start=1):
-        stripped = text.strip()
-        if stripped in _CHAIN_OUTER_AFTER:
-            return back, True
-        if _CHAIN_OUTER_BEFORE.match(text):
-            return back, False
+def chain_marker(ctx: Neighbourhood, lines: int) -> bool | None:
+    """Whether a chained-exception marker stands in this line or the `lines - 1` before it:
+    True when the outer exception is printed after it (Python), False when before it (Java,
+    .NET, Node), None when there is none."""
+    raw = ctx.raw_lines(lines)
+    if any(m in raw for m in _CHAIN_OUTER_AFTER):
+        return True
+    if any(m in raw for m in _CHAIN_OUTER_BEFORE):
+        return False
     return None
 
 

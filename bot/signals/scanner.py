@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES, Neighbourhood, line_starts_before
 from bot.signals.model import Signal, SignalKind
-from bot.signals.parse import SERVER_IDS, Hit, chain_marker, parse_line
+from bot.signals.parse import CHAIN_REACH, SERVER_IDS, Hit, chain_marker, parse_line
 from bot.signals.prefilter import Prefilter
 
 EXCERPT_CHARS = 300
@@ -55,20 +55,22 @@ class Tally:
         hit: Hit,
         line_no: int,
         line: str,
-        chain: Callable[[], tuple[int, bool] | None] | None = None,
+        chain: Callable[[int], bool | None] | None = None,
     ) -> None:
+        """Count `hit`, found in line `line_no`; `chain(n)` tells whether a chained-exception
+        marker stands in that line or the n - 1 lines before it (see `parse.chain_marker`)."""
         t = self._by_key.get(hit.key)
         if t is None:
             self._by_key[hit.key] = _Tally(
                 hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no
             )
             return
-        marker = chain() if chain is not None and line_no > t.last_line else None
-        if marker is not None and t.last_line < line_no - marker[0]:
-            if marker[1]:
-                t.source = hit.source  # Python prints the outer exception last
-        else:
+        gap = line_no - t.last_line
+        marker = chain(gap) if chain is not None and 0 < gap <= CHAIN_REACH else None
+        if marker is None:
             t.count += 1
+        elif marker:
+            t.source = hit.source  # Python prints the outer exception last
         t.last_line = line_no
 
     def signals(self) -> list[Signal]:
