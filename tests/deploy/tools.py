@@ -40,7 +40,7 @@ def constraints() -> dict[str, str]:
 def missing(what: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is missing; .ci/run installs it")
-    pytest.skip(f"{what} is not installed (pip install -e '.[dev]')")
+    pytest.skip(f"{what} is not installed (pip install -e '.[deploy-lint]')")
 
 
 def module(name: str) -> ModuleType:
