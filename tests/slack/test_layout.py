@@ -528,3 +528,22 @@ def test_a_later_diagnosis_with_room_closes_the_card(
     [update] = bot.fake.wait_for(lambda: bot.fake.find("chat.update", ts=card.answer["ts"]))
     shown = " ".join(_shown(update))
     assert ":white_check_mark:" in shown and "5 / 5 → 0 / 5" in shown, shown
+
+
+def test_a_repeated_command_answers_only_the_asker(
+    start_bot: StartBot, server: throwaway.ThrowawayCluster
+) -> None:
+    with pg.holding(server) as holder:
+        _role_full(holder)
+        bot = start_bot(_prod(server), tuning=NOW)
+        card, _ = _command_report(bot)
+        posted = len(bot.posts("C0INCIDENT"))
+        bot.send.command("prod", channel="C0INCIDENT", response_url=bot.fake.response_url("again"))
+        [reply] = bot.fake.wait_for(
+            lambda: [c for c in bot.fake.find("response") if c.path.endswith("/again")]
+        )
+        bot.control()
+    assert reply.body["response_type"] == "ephemeral"
+    text = " ".join(_shown(reply))
+    assert "p" + card.answer["ts"].replace(".", "") in text and "fresh" in text
+    assert len(bot.posts("C0INCIDENT")) == posted  # no second report in the channel
