@@ -285,6 +285,7 @@ def closed_card(
     link: str | None,
     secrets: Sequence[str] = (),
     approver: str | None = None,
+    link_label: str = "See the result",
 ) -> Message:
     """The incident card once a fix ran or a later diagnosis shows room again."""
     clean = _Clean(secrets)
@@ -298,7 +299,7 @@ def closed_card(
     if approver:
         lines.append(f"approved by <@{escape(approver)}>")
     if link:
-        lines.append(f"<{escape(link)}|See the result>")
+        lines.append(f"<{escape(link)}|{escape(link_label)}>")
     blocks = sections(head)
     blocks.append(_context(" · ".join(lines)))
     return Message(split_text(clean(f"{cluster}: {after.what()} {state}"))[0], blocks)

@@ -115,8 +115,9 @@ def close_if_room(ctx: Context, held: Incident, report: Report, link: str | None
     if after is None or not after.has_room or not held.channel:
         return held
     at = report.snapshot.taken_at.astimezone(UTC)
+    how = f"Room again at {at:%H:%M UTC} (a later diagnosis)"
     card = closed_card(
-        held.cluster, before, after, f"Room again at {at:%H:%M UTC} (a later diagnosis)", link
+        held.cluster, before, after, how, link, ctx.secrets, link_label="See the new report"
     )
     with contextlib.suppress(PostError):  # logged by the poster
         ctx.poster.update(held.channel, held.card_ts, card)
@@ -141,18 +142,34 @@ def deliver(
     window = ctx.tuning.repeat_window_s
     new = describe(report, now)
     previous = ctx.incidents.get(report.cluster)
-    if previous is not None and not previous.closed and previous.card_ts:
-        previous = close_if_room(ctx, previous, report, None)
+    if not report.findings:
+        # Nothing wrong: no incident to keep one thread for.
+        ts = _post_report(ctx, channel, report, thread_ts, None)
+        _close_previous(ctx, previous, report, channel, ts)
+        return ts
     keep_since = previous is not None and not previous.closed and now - previous.since < 86400
     if keep_since and previous is not None:
         new = replace(new, since=previous.since)
     claimed, held = ctx.incidents.claim(new, stale_before=now + 1 if fresh else now - window)
     if not claimed and held is not None:
-        _repeat(ctx, channel, report, held, thread_ts, reply)
+        _close_previous(
+            ctx, held, report, channel, _repeat(ctx, channel, report, held, thread_ts, reply)
+        )
         return None
     ts = _post_report(ctx, channel, report, thread_ts, new.since if keep_since else None)
     ctx.incidents.update(new, channel=channel, thread_ts=thread_ts or ts, card_ts=ts)
+    _close_previous(ctx, previous, report, channel, ts)
     return ts
+
+
+def _close_previous(
+    ctx: Context, held: Incident | None, report: Report, channel: str, ts: str | None
+) -> None:
+    """Edit the earlier incident's card if this report shows room again, linking `ts`."""
+    if held is None or held.closed or not held.card_ts:
+        return
+    link = permalink(ctx, channel, ts) if ts else None
+    close_if_room(ctx, held, report, link)
 
 
 def _repeat(
@@ -162,7 +179,8 @@ def _repeat(
     held: Incident,
     thread_ts: str | None,
     reply: Reply | None,
-) -> None:
+) -> str | None:
+    """The short reply; its ts when it was posted in a channel."""
     link = permalink(ctx, held.channel, held.card_ts) if held.channel and held.card_ts else None
     message = repeat_message(
         report,
@@ -175,8 +193,8 @@ def _repeat(
     )
     if thread_ts is None and reply is not None:
         reply(message)  # a command: only the person who typed it needs the link
-    else:
-        ctx.poster.post(channel, message, thread_ts)
+        return None
+    return ctx.poster.post(channel, message, thread_ts)
 
 
 def report_for(ctx: Context, cluster: str, role: str | None = None) -> Report:

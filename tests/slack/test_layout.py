@@ -521,13 +521,14 @@ def test_a_later_diagnosis_with_room_closes_the_card(
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
         conn.execute(
             sql.SQL(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}"
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename = {}"
             ).format(sql.Literal("app_user"))
         )
     bot.send.command("prod fresh", channel="C0INCIDENT")
     [update] = bot.fake.wait_for(lambda: bot.fake.find("chat.update", ts=card.answer["ts"]))
     shown = " ".join(_shown(update))
     assert ":white_check_mark:" in shown and "5 / 5 → 0 / 5" in shown, shown
+    assert "fake.slack.test/archives/C0INCIDENT/p" in shown  # links the new report
 
 
 def test_a_repeated_command_answers_only_the_asker(
