@@ -13,7 +13,6 @@ from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from psycopg import sql
 
 from bot.triage.facts import Placeholder
 from bot.triage.units import human_duration, setting_duration_ms
@@ -30,12 +29,16 @@ class MissingValue(Exception):
 
 
 def _ident(value: object) -> str:
+    from psycopg import sql  # on first use: reading playbooks must not load psycopg
+
     if not isinstance(value, str):
         raise TypeError(f"|ident needs a name, got {type(value).__name__}")
     return sql.Identifier(value).as_string(None)
 
 
 def _literal(value: object) -> str:
+    from psycopg import sql
+
     if not isinstance(value, str | int | float | bool):
         raise TypeError(f"|literal needs a string or a number, got {type(value).__name__}")
     return sql.Literal(value).as_string(None).strip()
