@@ -283,9 +283,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if cluster is None:
         # Text only: what `analyse` does without a cluster, without importing the live side
         # (psycopg, diagnostics, metrics) it would not use.
+        from bot.playbooks.lazy import load_playbooks_lazily
         from bot.triage import triage
 
-        report = triage(found, None, cluster=None, playbooks=_playbooks(args), focus_role=args.role)
+        # One-shot: compile only the playbooks the findings use (check-config checks all).
+        playbooks = load_playbooks_lazily(args.playbooks)
+        report = triage(found, None, cluster=None, playbooks=playbooks, focus_role=args.role)
     else:
         from bot.service import analyse
 
