@@ -260,14 +260,14 @@ def _read_signals(source: str) -> list[Signal]:
 
 
 def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
-    from bot.render.json import report_to_dict
-    from bot.render.text import render_text
+    if as_json:
+        from bot.render.json import report_to_dict
 
-    text = (
-        json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
-        if as_json
-        else render_text(report, color=sys.stdout.isatty())
-    )
+        text = json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+    else:
+        from bot.render.text import render_text
+
+        text = render_text(report, color=sys.stdout.isatty())
     print(redact_text(text, secrets))
 
 

@@ -81,4 +81,5 @@ def scan_file(
         if compressed:
             with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                 return scan_chunks(_read(gz, raw, progress), active())
-        return scan_chunks(_read(raw, raw, progress), active())
+        size = os.fstat(raw.fileno()).st_size
+        return scan_chunks(_read(raw, raw, progress), for_size(size))
