@@ -685,6 +685,7 @@ _CHAIN_OUTER_AFTER = (
     b"During handling of the above exception, another exception occurred:",
 )
 _CHAIN_OUTER_BEFORE = (b"Caused by: ", b" ---> ", b"[cause]: ")
+CHAIN_MARKERS = (*_CHAIN_OUTER_AFTER, *_CHAIN_OUTER_BEFORE)
 CHAIN_REACH = 80
 
 

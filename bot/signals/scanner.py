@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES, Neighbourhood, line_starts_before
 from bot.signals.model import Signal, SignalKind
-from bot.signals.parse import CHAIN_REACH, SERVER_IDS, Hit, chain_marker, parse_line
+from bot.signals.parse import (
+    CHAIN_MARKERS,
+    CHAIN_REACH,
+    SERVER_IDS,
+    Hit,
+    chain_marker,
+    parse_line,
+)
 from bot.signals.prefilter import Prefilter
 
 EXCERPT_CHARS = 300
@@ -112,6 +119,14 @@ def scan_block(
     `buf[:hi]`; `line_no` is the number of the line at `scan_from`. Returns the number of the
     line at `cut`."""
     candidates = prefilter.lines(buf)
+    # Most logs hold no chained trace at all: look for its markers once per block.
+    has_chain: list[bool] = []
+
+    def chained(ctx: Neighbourhood, lines: int) -> bool | None:
+        if not has_chain:
+            has_chain.append(any(m in buf for m in CHAIN_MARKERS))
+        return chain_marker(ctx, lines) if has_chain[0] else None
+
     server_starts = [c.start for c in candidates if not c.ids.isdisjoint(SERVER_IDS)]
 
     def near(lo: int, hi_: int) -> bool:
@@ -129,7 +144,7 @@ def scan_block(
         pos = c.start
         ctx = Neighbourhood(buf, c.start, c.end, 0, hi, near)
         for hit in parse_line(ctx, c.ids):
-            tally.add(hit, n, ctx.line, functools.partial(chain_marker, ctx))
+            tally.add(hit, n, ctx.line, functools.partial(chained, ctx))
     return n + buf.count(b"\n", pos, cut)
 
 
