@@ -36,6 +36,7 @@ from bot.signals.model import Signal, SignalKind
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
 from bot.triage.model import Report
+from bot.triage.unreachable import classify
 
 _SERVER_REFUSALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
 
@@ -107,6 +108,13 @@ def _refused_note(
     cluster: ClusterConfig, exc: CannotConnectError, version: int | None, kept: bool
 ) -> str:
     role = _monitoring_role(cluster.dsn)
+    cause = classify(str(exc), exc.sqlstate, cluster.name)
+    if not cause.capacity:
+        # Not a full server: the reserved slots and the kept connection are beside the point.
+        return (
+            f"pgconn could not connect to {cluster.name} as role {role}: {exc}. {cause.note()} "
+            "The advice below comes from the pasted text alone."
+        )
     path = assess_unconnected(role, version, _refusals(exc))
     keeping = (
         " pgconn keeps a connection open only while it runs as a bot, and it had none to "
@@ -132,8 +140,7 @@ def _access_notes(
     how = how_pgconn_got_in(snap, kept=kept, opened_at=opened_at)
     if how is not None:
         notes.append(how)
-    used = snap.client_backends + 1
-    near = used >= snap.settings.ordinary_slots * t.near_ratio
+    near = snap.server_headroom().share >= t.near_ratio
     pasted = any(s.kind in _SERVER_REFUSALS for s in found)
     if near or pasted or how is not None:
         path = reserved_path(snap)

@@ -172,6 +172,7 @@ FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.DATABASE_LIMIT: DatabaseFacts,
     FindingCode.MAX_CONNECTIONS: None,
     FindingCode.RESERVED_SLOTS: None,
+    FindingCode.SERVER_NEAR_FULL: None,
     FindingCode.WALSENDER_LIMIT: None,
     FindingCode.IDLE_SESSIONS: SessionFacts,
     FindingCode.IDLE_IN_TRANSACTION: SessionFacts,
