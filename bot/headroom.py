@@ -75,11 +75,11 @@ class Headroom:
 
     @property
     def share(self) -> float:
-        """used / usable; a limit with no usable slot left is full."""
+        """used / usable; a limit with no usable slot is full."""
         if self.usable is None:
             return 0.0
         if self.usable == 0:
-            return 1.0 if self.sessions or self.limit == 0 or self.own else 0.0
+            return 1.0
         return self.used / self.usable
 
     @property
