@@ -36,6 +36,7 @@ from bot.signals.model import Signal, SignalKind
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
 from bot.triage.model import Report
+from bot.triage.pasted import LIVE_REFUSAL_SOURCE
 from bot.triage.unreachable import classify
 
 _SERVER_REFUSALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
@@ -174,7 +175,7 @@ def _as_live_refusal(signal: Signal) -> Signal:
         database=signal.database,
         sqlstate=signal.sqlstate,
         count=signal.count,
-        source="pgconn-connect",
+        source=LIVE_REFUSAL_SOURCE,
         first_line=signal.first_line,
         excerpt=signal.excerpt,
         detail=signal.detail,

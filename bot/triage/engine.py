@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -213,10 +214,14 @@ def _notes(
 ) -> list[str]:
     notes = []
     if snapshot is None:
-        target = cluster or "CLUSTER"
+        command = (
+            f"`pgconn diagnose {shlex.quote(cluster)}`"
+            if cluster
+            else "`pgconn diagnose CLUSTER --config FILE` (or `--dsn DSN`)"
+        )
         notes.append(
             "No live data: values shown as <name> are placeholders, and statements that need "
-            f"them are withheld. `pgconn diagnose {target}` fills them in."
+            f"them are withheld. {command} fills them in."
         )
     else:
         notes.extend(snapshot.blind_spots)

@@ -46,12 +46,26 @@ _OUTSIDE_TITLES = {
 }
 
 
+# The source of signals read from pgconn's own refused login (not from the paste).
+LIVE_REFUSAL_SOURCE = "pgconn-connect"
+
+
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """All signals of one (kind, role, database), folded: total count, earliest line."""
+    """All signals of one (kind, role, database), folded: how often the paste shows it, the
+    earliest line, and whether pgconn's own login was refused the same way (never added to
+    the paste's count)."""
 
     first: Signal
     count: int
+    refused_pgconn: bool = False
+
+    @property
+    def where(self) -> str:
+        """`3× in the paste`, or what showed it when the paste did not."""
+        if self.count:
+            return f"{self.count}× in the paste"
+        return "pgconn's own login was refused"
 
     @property
     def evidence(self) -> str:
@@ -61,19 +75,33 @@ class Seen:
             excerpt = excerpt[:159] + "…"
         shown = f": {excerpt}" if excerpt else ""
         code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
+        if not self.count:
+            return f"pgconn's own connection was refused with this error just now{code}{shown}"
         times = "once" if self.count == 1 else f"{self.count}×"
-        return f"The paste shows this {times} (line {s.first_line}, {s.source}{code}){shown}"
+        also = (
+            " pgconn's own connection was refused the same way just now."
+            if self.refused_pgconn
+            else ""
+        )
+        return f"The paste shows this {times} (line {s.first_line}, {s.source}{code}){shown}{also}"
 
 
 def fold(signals: Sequence[Signal]) -> list[Seen]:
     first: dict[tuple[SignalKind, str | None, str | None], Signal] = {}
     counts: dict[tuple[SignalKind, str | None, str | None], int] = {}
+    refused: set[tuple[SignalKind, str | None, str | None]] = set()
     for s in signals:
         key = (s.kind, s.role, s.database)
-        if key not in first or s.first_line < first[key].first_line:
+        own = s.source == LIVE_REFUSAL_SOURCE
+        if own:
+            refused.add(key)
+        pasted_first = key in first and first[key].source != LIVE_REFUSAL_SOURCE
+        if key not in first or (
+            not own and (not pasted_first or s.first_line < first[key].first_line)
+        ):
             first[key] = s
-        counts[key] = counts.get(key, 0) + s.count
-    return [Seen(first[k], counts[k]) for k in first]
+        counts[key] = counts.get(key, 0) + (0 if own else s.count)
+    return [Seen(first[k], counts[k], k in refused) for k in first]
 
 
 def _attach(draft: Draft, seen: Seen) -> None:
@@ -157,7 +185,7 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
             code=FindingCode.ROLE_LIMIT,
             severity=Severity.CRITICAL,
             title=f"Role {role} hit its connection limit",
-            headline=f"Role {role} hit its connection limit ({seen.count}× in the paste)",
+            headline=f"Role {role} hit its connection limit ({seen.where})",
             server=server,
             extra=placeholders(RoleFacts),
             evidence=[no_live],
@@ -169,7 +197,7 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
             code=FindingCode.DATABASE_LIMIT,
             severity=Severity.CRITICAL,
             title=f"Database {database} hit its connection limit",
-            headline=f"Database {database} hit its connection limit ({seen.count}× in the paste)",
+            headline=f"Database {database} hit its connection limit ({seen.where})",
             server=server,
             extra=placeholders(DatabaseFacts),
             evidence=[no_live],
@@ -188,7 +216,7 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
         code=FindingCode(s.kind.value),
         severity=Severity.CRITICAL,
         title=title,
-        headline=f"{title} ({seen.count}× in the paste)",
+        headline=f"{title} ({seen.where})",
         server=server,
         evidence=[no_live],
         role=s.role,

@@ -77,7 +77,8 @@ _RULES: tuple[tuple[str, str, str], ...] = (
 )
 
 _NEXT = {
-    "dns": "Check the host in clusters.{cluster}.dsn and name resolution from where pgconn runs.",
+    "dns": "Check the host in clusters.{cluster}.dsn and name resolution from where pgconn "
+    "runs; then `{check}`.",
     "refused": "Check that PostgreSQL runs and listens on the DSN's host and port "
     "(listen_addresses, port), then `{check}`.",
     "password": "Check the password pgconn reads for clusters.{cluster}.dsn (its environment "

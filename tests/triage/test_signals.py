@@ -229,3 +229,61 @@ def test_empty_input() -> None:
     report = run([])
     assert report.findings == ()
     assert "no live data" in report.headline
+
+
+def test_pgconns_own_refused_login_is_not_added_to_the_paste_count() -> None:
+    pasted = signal("role_limit", role="app_user", count=1, source="stdin", excerpt="FATAL: x")
+    own = signal("role_limit", role="app_user", count=1, source="pgconn-connect", excerpt="x")
+    report = run([pasted, own])
+    f = only(report, "role_limit")
+    assert "1× in the paste" in report.headline
+    assert "2×" not in report.headline + " ".join(f.evidence)
+    assert any(
+        "shows this once" in e and "pgconn's own connection was refused the same way" in e
+        for e in f.evidence
+    )
+    # Only pgconn's own refusal: said so, with no count "in the paste".
+    alone = run([own])
+    assert "pgconn's own login was refused" in alone.headline
+    assert "in the paste" not in alone.headline
+
+
+def test_a_pasted_role_that_does_not_exist_here_says_so() -> None:
+    snap = snapshot(sessions(3, state="active"), role_limits={"app_user": 20})
+    report = run([signal("role_limit", role="ghost")], snap)
+    f = only(report, "not_confirmed")
+    assert "role ghost does not exist on prod" in f.title
+    assert "wrong cluster?" in report.headline
+    assert not any("has no CONNECTION LIMIT" in e for e in f.evidence)
+    assert "holds 0 connection" not in report.headline + f.title
+
+
+def test_the_headline_is_the_widest_refusal_and_the_paste_is_answered_first() -> None:
+    # A pasted database refusal beside an unrelated full role: the database heads the report.
+    snap = snapshot(
+        sessions(10, role="batch", database="etl", state="active")
+        + sessions(5, role="app_user", database="analytics", state="active"),
+        role_limits={"batch": 10},
+        database_limits={"analytics": 5},
+    )
+    report = run([signal("database_limit", database="analytics")], snap)
+    assert [f.code for f in report.findings[:2]] == ["database_limit", "role_limit"]
+    assert report.headline.startswith("Database analytics is at its connection limit")
+    # The server refusing everyone comes before both.
+    full = snapshot(
+        sessions(10, role="batch", state="active")
+        + sessions(5, role="app_user", database="analytics", state="active")
+        + sessions(2, role="other", state="active"),
+        role_limits={"batch": 10},
+        database_limits={"analytics": 5},
+        max_connections=21,
+    )
+    report = run([signal("database_limit", database="analytics")], full)
+    assert report.findings[0].code == "reserved_slots"
+    # Two full roles: the pasted one first.
+    two = snapshot(
+        sessions(10, role="a_role", state="active") + sessions(10, role="b_role", state="active"),
+        role_limits={"a_role": 10, "b_role": 10},
+    )
+    report = run([signal("role_limit", role="b_role")], two)
+    assert report.findings[0].role == "b_role"
