@@ -16,7 +16,7 @@ import getpass
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from psycopg.conninfo import conninfo_to_dict
@@ -168,6 +168,18 @@ def _pooler(
         ]
 
 
+def cluster_thresholds(cluster: ClusterConfig) -> Thresholds:
+    """Triage's thresholds with the cluster's `triage` settings (global, then its own)."""
+    t = cluster.triage
+    return replace(
+        DEFAULT_THRESHOLDS,
+        idle_min_age_s=t.idle_seconds,
+        idle_tx_min_age_s=t.idle_in_transaction_seconds,
+        idle_min_sessions=t.leak_min_sessions,
+        leak_share=t.leak_share,
+    )
+
+
 def _as_live_refusal(signal: Signal) -> Signal:
     return Signal(
         kind=signal.kind,
@@ -190,11 +202,14 @@ def analyse(
     focus_role: str | None = None,
     secrets: Sequence[str] = (),
     extra_notes: Sequence[str] = (),
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    thresholds: Thresholds | None = None,
     keepers: Keepers | None = None,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
-    `keepers`: use (and keep) the process's open diagnostics connections."""
+    `keepers`: use (and keep) the process's open diagnostics connections. `thresholds`
+    default to the cluster's `triage` settings."""
+    if thresholds is None:
+        thresholds = cluster_thresholds(cluster) if cluster is not None else DEFAULT_THRESHOLDS
     notes = list(extra_notes)
     snapshot = None
     pooler = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.diagnostics.model import DatabaseUsage, RoleUsage, Snapshot
 from bot.headroom import Headroom
 from bot.triage import actions
@@ -14,9 +16,10 @@ from bot.triage.facts import (
     raised_limit,
     server_facts,
 )
-from bot.triage.model import Severity
+from bot.triage.model import ActionKind, ProposedAction, Severity
 from bot.triage.sessions import Scope, StateCounts, describe_source, state_counts, top_holders
 from bot.triage.thresholds import Thresholds
+from bot.triage.units import human_duration
 
 
 def _severity(room: Headroom, t: Thresholds) -> Severity | None:
@@ -64,16 +67,80 @@ def describe_states(c: StateCounts, monitoring_role: str) -> list[str]:
     return lines
 
 
-def state_cause(c: StateCounts) -> str | None:
-    """What most sessions are doing, for a headline: working (load) or waiting (held slots).
-    Sessions stuck for long make a sharper cause, which replaces this one when there is one."""
+def state_cause(
+    c: StateCounts, ages: Sequence[float] = (), idle_min_age_s: float | None = None
+) -> str | None:
+    """What most sessions are doing, for a headline: working (load) or waiting (held slots),
+    with the idle ages it rests on. Sessions stuck for long make a sharper cause, which
+    replaces this one when there is one."""
     waiting = c.idle + c.idle_in_transaction
     if c.total and c.active * 2 >= c.total:
         return f"{c.active} of {c.total} sessions active — real load or slow queries"
     if c.total and waiting * 2 >= c.total:
         also = f", {c.idle_in_transaction} idle in transaction" if c.idle_in_transaction else ""
-        return f"{c.idle} of {c.total} sessions idle{also} — slots held by clients doing nothing"
+        if not ages:
+            return f"{c.idle} of {c.total} sessions idle{also}"
+        span = age_span(ages)
+        if idle_min_age_s is not None and min(ages) > idle_min_age_s:
+            return (
+                f"{c.idle} of {c.total} sessions idle{also} ({span}) — slots held by clients "
+                "doing nothing"
+            )
+        return f"{c.idle} of {c.total} sessions idle{also} ({span})"
     return None
+
+
+def age_span(ages: Sequence[float]) -> str:
+    """`idle 3 s to 25 min`, `idle 12 s`: the ages an idleness claim rests on."""
+    low, high = human_duration(min(ages)), human_duration(max(ages))
+    return f"idle {low}" if low == high else f"idle {low} to {high}"
+
+
+def idle_ages(snapshot: Snapshot, scope: Scope) -> list[float]:
+    """Ages of the scope's idle sessions, oldest first (from the snapshot's oldest list)."""
+    return [
+        s.state_age_s
+        for s in snapshot.oldest_idle
+        if s.state_age_s is not None and scope.holds(s.role, s.database)
+    ]
+
+
+def client_hosts(snapshot: Snapshot, scope: Scope) -> int | None:
+    """Distinct client hosts the scope's sessions come from (an estimate of an application's
+    replicas), or None when some clients are hidden from the monitoring role."""
+    hosts = {g.client for g in snapshot.groups if scope.holds(g.role, g.database)}
+    if (
+        not hosts
+        or "?" in hosts
+        or any(g.state is None for g in snapshot.groups if scope.holds(g.role, g.database))
+    ):
+        return None
+    return len(hosts)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def pool_sizing(limit: int, hosts: int | None) -> str:
+    """Pool size per replica that keeps every replica's pool within `limit`."""
+    if hosts is None:
+        return (
+            "How many replicas share this limit is unknown (some clients are hidden from the "
+            "monitoring role): size each pool at most CONNECTION LIMIT ÷ replicas."
+        )
+    per = limit // hosts
+    if per < 1:
+        return (
+            f"The sessions come from {_plural(hosts, 'client host')} (an estimate of the "
+            f"application's replicas), more than the limit of {limit}: even one connection "
+            "each does not fit; raise the limit or put a pooler in front."
+        )
+    return (
+        f"The sessions come from {_plural(hosts, 'client host')} (an estimate of the "
+        f"application's replicas from the distinct client addresses): a pool of at most {per} "
+        f"per replica fits ({hosts} × {per} = {hosts * per} ≤ {limit})."
+    )
 
 
 def describe_holders(snapshot: Snapshot, scope: Scope, total: int) -> list[str]:
@@ -147,6 +214,7 @@ def role_draft(
         role_active=c.active,
         role_idle=c.idle,
         role_idle_in_transaction=c.idle_in_transaction,
+        **_hosts_facts(r.conn_limit, client_hosts(snapshot, scope)),
     )
     refused = " New connections for it are refused." if room.full else ""
     draft = Draft(
@@ -165,12 +233,77 @@ def role_draft(
         current=room.used,
         limit=room.usable,
         pressure=room.sessions / max(room.usable or 0, 1) if room.over else room.share,
-        cause=state_cause(c),
+        cause=state_cause(c, idle_ages(snapshot, scope), t.idle_min_age_s),
         headroom=room,
     )
+    _relief(draft, snapshot, r, room, new_limit, t)
+    return draft
+
+
+def _hosts_facts(limit: int, hosts: int | None) -> dict[str, int | Placeholder]:
+    if hosts is None:
+        return {}
+    per = limit // hosts
+    return {
+        "role_hosts": hosts,
+        "role_pool_per_host": per if per >= 1 else Placeholder("pool per host: none fits"),
+    }
+
+
+def _relief(
+    draft: Draft,
+    snapshot: Snapshot,
+    r: RoleUsage,
+    room: Headroom,
+    new_limit: int | Placeholder,
+    t: Thresholds,
+) -> None:
+    """The fix that fits a full role, and why: raise the limit when the server has room; end
+    the oldest idle sessions when it has none and others are refused; and the pool sizing
+    that keeps the replicas within the limit."""
+    scope = Scope(role=r.name)
+    ages = idle_ages(snapshot, scope)
+    if ages:
+        shown = ", ".join(human_duration(a) for a in ages[:8])
+        more = f" and {len(ages) - 8} more" if len(ages) > 8 else ""
+        old = sum(1 for a in ages if a > t.idle_min_age_s)
+        draft.evidence.append(
+            f"Its idle sessions, oldest first: {shown}{more}; {old} idle for more than "
+            f"{human_duration(t.idle_min_age_s)} (triage.idle_seconds)."
+        )
+    draft.evidence.append(pool_sizing(r.conn_limit, client_hosts(snapshot, scope)))
     if isinstance(new_limit, int):
         draft.actions.append(actions.raise_role_limit(r.name, r.conn_limit, new_limit))
-    return draft
+        if room.full:
+            draft.evidence.append(
+                f"Why raise the limit: {r.name} is refused new connections and the server has "
+                f"{snapshot.ordinary_free} ordinary slots free, so a higher limit lets it in "
+                "at once without ending anyone's session."
+            )
+        return
+    young = [a for a in ages if a <= t.idle_min_age_s]
+    if not room.full or not young:
+        return
+    # Others are refused and the server has no room: free the oldest idle slots now.
+    k = min(len(ages), max(1, -(-r.conn_limit // 4)))
+    min_age = int(ages[k - 1])
+    draft.actions.append(
+        ProposedAction(
+            kind=ActionKind.TERMINATE,
+            title=f"Terminate {r.name}'s {_plural(k, 'oldest idle session')}",
+            summary=(
+                f"Ends the idle sessions of {r.name} idle for {human_duration(min_age)} or more "
+                f"({_plural(k, 'session')} now) and frees their slots; a pool reconnects when "
+                "it needs to."
+            ),
+            params={"role": r.name, "state": "idle", "min_age_s": min_age},
+        )
+    )
+    draft.evidence.append(
+        f"Why end sessions: {r.name} is refused new connections and the server has no free "
+        f"ordinary slot to raise its limit into; its {_plural(k, 'oldest idle session')} "
+        f"(idle {human_duration(min_age)} or more) give slots back at once."
+    )
 
 
 def database_drafts(
@@ -230,7 +363,7 @@ def database_draft(
         current=room.used,
         limit=room.usable,
         pressure=room.sessions / max(room.usable or 0, 1) if room.over else room.share,
-        cause=state_cause(c),
+        cause=state_cause(c, idle_ages(snapshot, scope), t.idle_min_age_s),
         headroom=room,
     )
     if isinstance(new_limit, int):
@@ -300,6 +433,6 @@ def server_draft(
         current=room.used,
         limit=room.usable,
         pressure=room.sessions / max(room.usable or 0, 1) if room.over else room.share,
-        cause=state_cause(c),
+        cause=state_cause(c, idle_ages(snapshot, scope), t.idle_min_age_s),
         headroom=room,
     )

@@ -41,6 +41,8 @@ _NO_ROLE_POOLS = Placeholder("role pools")
 _NO_ROLE_POOLER_CAPACITY = Placeholder("role pooler capacity")
 _NO_ROLE_CONN_LIMIT = Placeholder("role limit")
 _NO_ROLE_POOL_SIZE_FIT = Placeholder("pool size that fits")
+_NO_ROLE_HOSTS = Placeholder("role hosts")
+_NO_POOL_PER_HOST = Placeholder("pool per host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class ServerFacts:
 
 @dataclass(frozen=True, slots=True)
 class RoleFacts:
+    """`role_hosts`: distinct client hosts of the role's sessions, an estimate of the
+    application's replicas (unknown when clients are hidden); `role_pool_per_host`: the pool
+    size per replica that keeps them all within the limit (unknown when not even 1 fits)."""
+
     role_limit: Num
     role_current: Num
     role_free: Num
@@ -102,6 +108,8 @@ class RoleFacts:
     role_active: Num
     role_idle: Num
     role_idle_in_transaction: Num
+    role_hosts: Num = _NO_ROLE_HOSTS
+    role_pool_per_host: Num = _NO_POOL_PER_HOST
 
 
 @dataclass(frozen=True, slots=True)
