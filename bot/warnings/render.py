@@ -26,7 +26,7 @@ from bot.warnings.model import (
     ProbeFailure,
     Usage,
 )
-from bot.warnings.trend import Trend
+from bot.warnings.trend import MIN_SAMPLES, MIN_SPAN_S, Trend
 
 MAX_FIELD = 2000  # Slack's limit for a section field
 _ICON = {
@@ -106,13 +106,23 @@ def who(usage: Usage) -> str:
     return _who(usage.kind, usage.name)
 
 
+def rate(per_minute: float) -> str:
+    """`+24/min`, `+0.5/min`: whole sessions when there are, one decimal below one."""
+    if abs(per_minute) >= 1:
+        return f"{per_minute:+.0f}/min"
+    return f"{per_minute:+.1f}/min"
+
+
 def trend_phrase(trend: Trend) -> str:
     if trend.per_minute is None:
-        return "not enough samples yet"
+        return (
+            f"not enough samples yet (a rate needs {MIN_SAMPLES} probes over at least "
+            f"{duration(MIN_SPAN_S)})"
+        )
     window = duration(trend.span_s)
     if trend.direction == "steady":
         return f"steady over the last {window}"
-    return f"{trend.direction}, {trend.per_minute:+.1f}/min over the last {window}"
+    return f"{trend.direction}, {rate(trend.per_minute)} over the last {window}"
 
 
 def limit_phrase(usage: Usage, trend: Trend) -> str:
