@@ -124,7 +124,12 @@ class Headroom:
             parts.append(f"{own_ordinary} held by pgconn")
         text = f"usable {self.usable} = " + " − ".join(parts)
         if self.own_reserved:
-            text += f"; pgconn's own {self.own_reserved} session(s) sit in reserved slots"
+            n = self.own_reserved
+            text += (
+                "; pgconn's own session sits in a reserved slot"
+                if n == 1
+                else f"; pgconn's own {n} sessions sit in reserved slots"
+            )
         return text
 
     def as_dict(self) -> dict[str, object]:
