@@ -307,3 +307,41 @@ def test_without_a_connection_the_refusal_tells_the_version():
         "ALTER SYSTEM SET reserved_connections = 3;",
         'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
+
+
+def test_pgconn_in_a_reserved_slot_reads_the_same_figure_in_report_check_and_warning(full):
+    """Every ordinary slot taken by the application, pgconn in a reserved one: the report,
+    `pgconn check` and the warning all read N/N (100%), never N+1/N."""
+    from bot.config import parse
+    from bot.warnings import render
+    from bot.warnings.check import check
+    from bot.warnings.model import EntityKind, Level
+    from bot.warnings.render import check_text
+    from bot.warnings.trend import NO_TREND
+
+    monitor, app = pg.unique("mon"), pg.unique("app")
+    extra = "SUPERUSER" if full.major < 16 else "IN ROLE pg_monitor, pg_use_reserved_connections"
+    mon_pw = pg.create_role(full, monitor, extra=extra)
+    app_pw = pg.create_role(full, app)
+    ordinary = _ordinary(full)
+    dsn = full.dsn(user=monitor, password=mon_pw)
+    with pg.holding(full) as h:
+        h.open(ordinary, app, app_pw, app="api")
+        report = analyse([], ClusterConfig("full", dsn), load_playbooks())
+        config = parse({"clusters": {"full": {"dsn": dsn}}}, env={})
+        [result] = check(config)
+    assert report.snapshot is not None
+    room = report.snapshot.server_headroom()
+    assert (room.used, room.usable, room.free, room.own_reserved) == (ordinary, ordinary, 0, 1)
+    top = report.findings[0]
+    assert (top.current, top.limit) == (ordinary, ordinary)
+    server = next(e for e in result.evaluations if e.usage.kind is EntityKind.SERVER)
+    assert (server.usage.current, server.usage.limit) == (ordinary, ordinary)
+    assert server.usage.short() == f"{ordinary}/{ordinary} (100%)"
+    assert f"{ordinary}/{ordinary}" in check_text([result])
+    assert f"{ordinary + 1}/{ordinary}" not in check_text([result])
+    view = render.WarningView("full", server.usage, Level.CRITICAL, NO_TREND, 0.0, ordinary, None)
+    assert f"at *{ordinary}/{ordinary} (100%)*" in render.warning(view).text + str(
+        render.warning(view).blocks
+    )
+    assert room.figures() in render_text(report)

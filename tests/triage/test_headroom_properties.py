@@ -24,9 +24,10 @@ from bot.render.json import report_to_dict
 from bot.render.text import render_text
 from bot.triage import triage
 from bot.warnings.check import evaluate
-from bot.warnings.model import EntityKind, Probe
+from bot.warnings.model import EntityKind, Level, Probe
 from bot.warnings.probe import parse_rows
-from bot.warnings.render import check_dict, check_text
+from bot.warnings.render import WarningView, check_dict, check_text, warning
+from bot.warnings.trend import NO_TREND
 from tests.factories import repo_playbooks, sessions, snapshot
 
 MONITOR = "pgconn_mon"
@@ -196,6 +197,12 @@ def test_headroom_adds_up_in_every_output(snap: Snapshot) -> None:
             assert u.headroom == snap.role_headroom(u.name)
         if u.kind is EntityKind.DATABASE:
             assert u.headroom == snap.database_headroom(u.name)
+    # The alert reads the same figure: `used/usable (share)` from the same model.
+    for u in probe.usages:
+        view = WarningView("prod", u, Level.WARNING, NO_TREND, 0.0, u.current, None)
+        notice = warning(view)
+        assert f"*{u.short()}*" in str(notice.blocks)
+        _figures_add_up(notice.text)
     result = evaluate(CONFIG, probe)
     table = check_text([result])
     assert f"{server.used}/{server.usable}" in table
