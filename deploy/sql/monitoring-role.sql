@@ -23,7 +23,9 @@ BEGIN
 END
 $$;
 
--- One diagnosis uses one connection; a few more cover the warning probe and a second replica.
+-- Per bot replica and cluster: one connection kept for diagnoses (plus a one-off one while two
+-- overlap) and, on the one replica running the warnings, one kept for the probe. So 3 fits
+-- one replica, or two at rest; add one for each further replica.
 -- The limit also keeps a misbehaving bot from becoming part of the incident it reports on.
 ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 3;
 
