@@ -42,6 +42,7 @@ _NO_ROLE_POOLER_CAPACITY = Placeholder("role pooler capacity")
 _NO_ROLE_CONN_LIMIT = Placeholder("role limit")
 _NO_ROLE_POOL_SIZE_FIT = Placeholder("pool size that fits")
 _NO_ROLE_HOSTS = Placeholder("role hosts")
+_NO_POOLER_CLIENT_HOSTS = Placeholder("pooler client hosts")
 _NO_POOL_PER_HOST = Placeholder("pool per host")
 
 
@@ -93,6 +94,9 @@ class ServerFacts:
     role_pooler_capacity: Num = _NO_ROLE_POOLER_CAPACITY
     role_conn_limit: Num = _NO_ROLE_CONN_LIMIT
     role_pool_size_fit: Num = _NO_ROLE_POOL_SIZE_FIT
+    # Distinct addresses of PgBouncer's clients logged in as the finding's role: an estimate
+    # of the application's replicas behind the pooler.
+    pooler_client_hosts: Num = _NO_POOLER_CLIENT_HOSTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,10 @@ def pooler_server_fields(
     mine = [p for p in pools if role is not None and pooler.server_role(p) == role]
     if not mine or role is None:
         return fields
+    names = {(p.database, p.user) for p in mine}
+    hosts = {c.addr for c in pooler.clients if (c.database, c.user) in names}
+    if hosts and None not in hosts:
+        fields["pooler_client_hosts"] = len(hosts)
     capacity = sum(pooler.pool_size(p) + pooler.reserve_pool(p) for p in mine)
     user_limit = pooler.user_limit(role)
     if user_limit > 0:

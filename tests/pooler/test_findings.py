@@ -269,3 +269,29 @@ def test_every_finding_knows_the_pooler_numbers():
     )
     assert "at most pool_size 10 per pool fits" in prevent
     assert "max_user_connections = 20 for app_user" in prevent
+
+
+def test_replicas_behind_pgbouncer_are_estimated_from_its_clients():
+    from tests.factories import pooler_client
+
+    at_limit = snapshot(
+        sessions(10, role="app_user", state="active", client="10.0.9.9"),
+        role_limits={"app_user": 10},
+    )
+    clients = [pooler_client(addr=a) for a in ("10.0.3.4", "10.0.3.5", "10.0.3.5", "10.0.3.6")]
+    bouncer = pooler_snapshot(
+        [pool(cl_active=4, sv_active=10, maxwait_s=0)], clients=clients, used_clients=5
+    )
+    role = _only(_report(bouncer, at_limit), FindingCode.ROLE_LIMIT)
+    assert role.playbook is not None
+    prevent = " ".join(role.playbook.prevent)
+    assert "its clients there come from 3 hosts (an estimate of the application's replicas" in (
+        " ".join(prevent.split())
+    )
+    assert "4 replicas" not in prevent
+    # No client of its pools now: the count is said to be unknown.
+    quiet = _only(_report(pooler_snapshot([pool(sv_active=10)]), at_limit), FindingCode.ROLE_LIMIT)
+    assert quiet.playbook is not None
+    assert "how many replicas connect to PgBouncer is unknown now" in " ".join(
+        " ".join(quiet.playbook.prevent).split()
+    )
