@@ -263,14 +263,7 @@ def _relief(
     that keeps the replicas within the limit."""
     scope = Scope(role=r.name)
     ages = idle_ages(snapshot, scope)
-    if ages:
-        shown = ", ".join(human_duration(a) for a in ages[:8])
-        more = f" and {len(ages) - 8} more" if len(ages) > 8 else ""
-        old = sum(1 for a in ages if a > t.idle_min_age_s)
-        draft.evidence.append(
-            f"Its idle sessions, oldest first: {shown}{more}; {old} idle for more than "
-            f"{human_duration(t.idle_min_age_s)} (triage.idle_seconds)."
-        )
+    _idle_evidence(draft, snapshot, scope, t)
     draft.evidence.append(pool_sizing(r.conn_limit, client_hosts(snapshot, scope)))
     if isinstance(new_limit, int):
         draft.actions.append(actions.raise_role_limit(r.name, r.conn_limit, new_limit))
@@ -368,7 +361,34 @@ def database_draft(
     )
     if isinstance(new_limit, int):
         draft.actions.append(actions.raise_database_limit(d.name, d.conn_limit, new_limit))
+    _idle_evidence(draft, snapshot, scope, t)
+    if room.full and isinstance(new_limit, int):
+        draft.evidence.append(
+            f"Why raise the limit: database {d.name} refuses new connections and the server "
+            f"has {snapshot.ordinary_free} ordinary slots free, so a higher limit lets them in "
+            "at once without ending anyone's session."
+        )
+    elif room.full:
+        draft.evidence.append(
+            f"Why no raise: the server has no free ordinary slot to give database {d.name}; "
+            "end idle sessions of the role that holds most of them (see the role's finding "
+            "or the first query), or shrink that application's pool."
+        )
     return draft
+
+
+def _idle_evidence(draft: Draft, snapshot: Snapshot, scope: Scope, t: Thresholds) -> None:
+    """The idle sessions' ages, oldest first, that any claim about them rests on."""
+    ages = idle_ages(snapshot, scope)
+    if not ages:
+        return
+    shown = ", ".join(human_duration(a) for a in ages[:8])
+    more = f" and {len(ages) - 8} more" if len(ages) > 8 else ""
+    old = sum(1 for a in ages if a > t.idle_min_age_s)
+    draft.evidence.append(
+        f"Its idle sessions, oldest first: {shown}{more}; {old} idle for more than "
+        f"{human_duration(t.idle_min_age_s)} (triage.idle_seconds)."
+    )
 
 
 def server_draft(

@@ -85,3 +85,20 @@ def test_replicas_are_unknown_when_clients_are_hidden() -> None:
     f = role_finding(run(snapshot(rows, role_limits={"app_user": 8})))
     assert any("How many replicas share this limit is unknown" in e for e in f.evidence)
     assert "the number of replicas is unknown here" in playbook_text(f)
+
+
+def test_a_full_database_shows_idle_ages_and_why_it_proposes_a_raise() -> None:
+    rows = sessions(6, database="shop", age_s=4) + sessions(2, database="other")
+    f = next(
+        f
+        for f in run(snapshot(rows, database_limits={"shop": 6})).findings
+        if f.code == "database_limit"
+    )
+    assert any("Its idle sessions, oldest first: 4 s, 4 s" in e for e in f.evidence)
+    assert any(e.startswith("Why raise the limit: database shop refuses") for e in f.evidence)
+    full = snapshot(rows, database_limits={"shop": 6}, max_connections=12)
+    g = next(f for f in run(full).findings if f.code == "database_limit")
+    assert not [a for a in g.actions if a.kind is ActionKind.SET_DATABASE_CONN_LIMIT]
+    assert any(
+        e.startswith("Why no raise: the server has no free ordinary slot") for e in g.evidence
+    )
