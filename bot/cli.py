@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bot import __version__, signals
-from bot.config import ClusterConfig, Config, load
+from bot.config import ADHOC_CLUSTER, ClusterConfig, Config, load
 from bot.errors import PgconnError
 from bot.playbooks import PlaybookSet, load_playbooks
 from bot.redact import redact_text
@@ -223,8 +223,8 @@ def _target(args: argparse.Namespace, name: str | None) -> tuple[ClusterConfig |
     if args.dsn and name:
         raise PgconnError("give either a cluster name or --dsn, not both")
     if args.dsn:
-        cluster = ClusterConfig(name="dsn", dsn=args.dsn)
-        return cluster, Config(clusters={"dsn": cluster}).secrets()
+        cluster = ClusterConfig(name=ADHOC_CLUSTER, dsn=args.dsn)
+        return cluster, Config(clusters={ADHOC_CLUSTER: cluster}).secrets()
     if name:
         config = _config(args.config)
         return config.cluster(name), config.secrets()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
 from bot.pgbouncer.model import PoolerSnapshot
@@ -216,7 +217,7 @@ def _notes(
     if snapshot is None:
         command = (
             f"`pgconn diagnose {shlex.quote(cluster)}`"
-            if cluster
+            if cluster is not None and is_configured_name(cluster)
             else "`pgconn diagnose CLUSTER --config FILE` (or `--dsn DSN`)"
         )
         notes.append(

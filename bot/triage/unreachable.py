@@ -11,6 +11,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from bot.config import is_configured_name
+
 # SQLSTATEs of refusals for lack of connection slots.
 CAPACITY_SQLSTATES = frozenset({"53300"})
 
@@ -77,12 +79,11 @@ _RULES: tuple[tuple[str, str, str], ...] = (
 )
 
 _NEXT = {
-    "dns": "Check the host in clusters.{cluster}.dsn and name resolution from where pgconn "
-    "runs; then `{check}`.",
+    "dns": "Check the host in the DSN and name resolution from where pgconn runs; then `{check}`.",
     "refused": "Check that PostgreSQL runs and listens on the DSN's host and port "
     "(listen_addresses, port), then `{check}`.",
-    "password": "Check the password pgconn reads for clusters.{cluster}.dsn (its environment "
-    "variable or secret), and that the role's password was not changed; then `{check}`.",
+    "password": "Check the password in the DSN (its environment variable or secret), and "
+    "that the role's password was not changed; then `{check}`.",
     "auth": "Add a pg_hba.conf line for the monitoring role from pgconn's address, reload the "
     "server, then `{check}`.",
     "role": "Create it (deploy/sql/ has the script) or fix the user in the DSN; then `{check}`.",
@@ -95,7 +96,12 @@ _NEXT = {
 
 def classify(message: str, sqlstate: str | None, cluster: str) -> Cause:
     """`capacity` when the server refused for lack of slots; otherwise the cause it names."""
-    check = shlex.join(["pgconn", "check", cluster])
+    # A DSN given on the command line has no name `pgconn check` knows: run the same again.
+    check = (
+        shlex.join(["pgconn", "check", cluster])
+        if is_configured_name(cluster)
+        else "pgconn diagnose --dsn DSN"
+    )
     if sqlstate in CAPACITY_SQLSTATES or re.search(
         r"too many (clients|connections)|remaining connection slots are reserved|"
         r"connection limit exceeded",

@@ -83,3 +83,22 @@ def test_only_a_refusal_for_lack_of_slots_is_capacity():
     assert classify("FATAL:  sorry, too many clients already", "53300", "c").capacity
     cause = classify('FATAL:  password authentication failed for user "x"', "28P01", "c")
     assert (cause.kind, cause.capacity) == ("password", False)
+
+
+def test_a_dsn_from_the_command_line_gets_hints_that_run():
+    """`pgconn diagnose --dsn …` names no configured cluster: no hint may name one."""
+    dsn = f"host=127.0.0.1 port={throwaway.free_port()} dbname=postgres user=x connect_timeout=3"
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "explain", "-", "--dsn", dsn],
+        input=PASTE,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    out = done.stdout
+    assert done.returncode == 3, done.stderr
+    assert "Nothing accepts connections at that address" in out
+    assert "`pgconn diagnose --dsn DSN`" in out
+    for wrong in ("pgconn diagnose dsn", "pgconn check dsn", "pgconn check the"):
+        assert wrong not in out, out
