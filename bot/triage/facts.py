@@ -64,6 +64,9 @@ class ServerFacts:
     ordinary_slots: Num
     client_backends: Num
     ordinary_free: Num
+    # The headroom model's figures for the server (pgconn's own sessions left out).
+    server_used: Num
+    server_usable: Num
     new_max_connections: Num
     idle_in_transaction_session_timeout_ms: Num
     idle_session_timeout_ms: Num
@@ -271,6 +274,7 @@ def server_facts(
         }
         return ServerFacts(live=False, **unknown, **common)
     s = snapshot.settings
+    room = snapshot.server_headroom()
     # Room for a quarter more, rounded up to ten: a restart is costly, so ask once.
     new_max = -(-(s.max_connections * 5 // 4) // 10) * 10
     return ServerFacts(
@@ -282,6 +286,8 @@ def server_facts(
         ordinary_slots=s.ordinary_slots,
         client_backends=snapshot.client_backends,
         ordinary_free=snapshot.ordinary_free,
+        server_used=room.used,
+        server_usable=room.usable if room.usable is not None else Placeholder("server usable"),
         new_max_connections=new_max,
         idle_in_transaction_session_timeout_ms=s.idle_in_transaction_session_timeout_ms,
         idle_session_timeout_ms=s.idle_session_timeout_ms or 0,
