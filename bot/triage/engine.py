@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
+from bot.names import is_configured_name
 from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 from bot.triage.capacity import database_drafts, role_drafts, server_draft
