@@ -303,7 +303,7 @@ def result_message(
         lines.append(f"*Ran:* `{clean(result.statement)}`")
     else:
         lines.append("*Ran:* nothing was changed.")
-    lines.append(f"*Freed:* {clean(plain_words(result.freed))}")
+    lines.append(f"*{result.outcome_label}:* {clean(plain_words(result.freed))}")
     if result.skipped:
         lines.append("*Left alone* (changed since the request):")
         lines += [

@@ -164,7 +164,7 @@ def _chars(block: Block) -> int:
 
 
 def _percent(current: int, limit: int) -> str:
-    return f"{current * 100 // limit}%" if limit > 0 else "n/a"
+    return f"{round(current * 100 / limit)}%" if limit > 0 else "n/a"
 
 
 def _icon(report: Report) -> str:
@@ -188,9 +188,7 @@ def _live_line(report: Report, full: answer.Fullness | None) -> str:
         return ":warning: No live data"
     if full is not None and full.kind == "server":
         return ""
-    used = snap.client_backends
-    slots = snap.settings.ordinary_slots
-    return f"Server {used} / {slots} ordinary slots, {max(snap.ordinary_free, 0)} free"
+    return "Server slots: " + snap.server_headroom().figures()
 
 
 def _fix_button(
@@ -583,7 +581,7 @@ def cluster_list(
         snap = row.report.snapshot if row.report else None
         if snap is None:
             return (1, 0.0, row.name)
-        return (0, snap.ordinary_free / max(snap.settings.ordinary_slots, 1), row.name)
+        return (0, 1.0 - snap.server_headroom().share, row.name)
 
     lines = []
     for row in sorted(rows, key=key):
@@ -594,11 +592,7 @@ def cluster_list(
         snap = report.snapshot
         numbers = "no live data"
         if snap is not None:
-            slots = snap.settings.ordinary_slots
-            numbers = (
-                f"{snap.client_backends} of {slots} slots used "
-                f"({_percent(snap.client_backends, slots)}), {max(snap.ordinary_free, 0)} free"
-            )
+            numbers = "server slots: " + snap.server_headroom().figures()
         lines.append(f"{_icon(report)} *{clean(row.name)}* — {numbers} · {clean(report.headline)}")
     if not lines:
         lines.append("No cluster may be used from this channel.")
