@@ -109,6 +109,8 @@ class ClusterConfig:
     approval_ttl_minutes: int = DEFAULT_APPROVAL_TTL_MINUTES
     # The global `triage` settings with this cluster's `triage` overrides applied.
     triage: TriageSettings = field(default_factory=TriageSettings)
+    # `alert_labels`: (label, glob) pairs that all hold for an alert about this cluster.
+    alert_labels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class SlackConfig:
     app_token: str | None = None
     api_url: str = DEFAULT_SLACK_API_URL
     max_file_bytes: int = 200 * 1024 * 1024
+    # Bot or app IDs (B…, A…) whose messages are read as alerts (`slack.alert_sources`).
+    alert_sources: tuple[str, ...] = ()
 
     def secrets(self) -> list[str]:
         return [s for s in (self.bot_token, self.signing_secret, self.app_token) if s]
@@ -174,6 +178,8 @@ class Config:
     slack: SlackConfig = field(default_factory=SlackConfig)
     source: str = "config"
     triage: TriageSettings = field(default_factory=TriageSettings)
+    # `alertmanager.token`: the bearer token Alertmanager's webhook sends; no token, no receiver.
+    alertmanager_token: str | None = None
 
     def clusters_for_channel(self, channel: str) -> list[str]:
         """Clusters bound to a Slack channel (by ID or #name) through `clusters.<n>.channels`."""
@@ -196,7 +202,8 @@ class Config:
             dsn for c in self.clusters.values() for dsn in (c.dsn, c.admin_dsn, c.pgbouncer_dsn)
         ]
         passwords = (dsn_password(dsn) for dsn in (*dsns, self.state_dsn))
-        return [p for p in passwords if p] + self.slack.secrets()
+        token = [self.alertmanager_token] if self.alertmanager_token else []
+        return [p for p in passwords if p] + self.slack.secrets() + token
 
 
 class _Collector:
@@ -340,6 +347,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             "slack",
             "approver_usergroup",
             "triage",
+            "alertmanager",
         },
     )
     triage = _triage(top.get("triage"), "triage", TriageSettings(), problems)
@@ -363,6 +371,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
                 "warnings",
                 "pgbouncer_dsn",
                 "triage",
+                "alert_labels",
                 *_REMEDIATION_KEYS,
             },
         )
@@ -383,6 +392,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             alert_channel=problems.string(body.get("alert_channel"), f"{path}.alert_channel"),
             warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),
             triage=_triage(body.get("triage"), f"{path}.triage", triage, problems),
+            alert_labels=_alert_labels(body.get("alert_labels"), f"{path}.alert_labels", problems),
             **_remediation(body, path, problems),
         )
 
@@ -397,6 +407,10 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
     state_dsn = problems.string(top.get("state_dsn"), "state_dsn")
     if state_dsn:
         _validate_dsn(state_dsn, "state_dsn", problems)
+    am = problems.mapping(top.get("alertmanager"), "alertmanager", {"token"})
+    am_token = problems.string(am.get("token"), "alertmanager.token")
+    if am_token is not None and len(am_token) < 16:
+        problems.add("alertmanager.token", "must be at least 16 characters (a shared secret)")
     if problems.problems:
         raise ConfigError(problems.problems, source)
     return Config(
@@ -409,7 +423,25 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
         state_dsn=state_dsn,
         source=source,
         triage=triage,
+        alertmanager_token=am_token,
     )
+
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _alert_labels(raw: object, path: str, problems: _Collector) -> tuple[tuple[str, str], ...]:
+    """`clusters.<name>.alert_labels`: label name -> glob pattern (`instance: "db-prod-*"`)."""
+    body = problems.mapping(raw, path, set(raw) if isinstance(raw, dict) else set())
+    pairs = []
+    for key, value in body.items():
+        if not _LABEL_NAME.match(str(key)):
+            problems.add(f"{path}.{key}", "label names are letters, digits and '_'")
+            continue
+        pattern = problems.string(value, f"{path}.{key}", required=True)
+        if pattern is not None:
+            pairs.append((str(key), pattern))
+    return tuple(pairs)
 
 
 def _triage(raw: object, path: str, base: TriageSettings, problems: _Collector) -> TriageSettings:
@@ -577,8 +609,14 @@ def _remediation(body: Mapping[str, Any], path: str, problems: _Collector) -> di
 
 def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackConfig:
     body = problems.mapping(
-        raw, "slack", {"bot_token", "signing_secret", "app_token", "api_url", "max_file_bytes"}
+        raw,
+        "slack",
+        {"bot_token", "signing_secret", "app_token", "api_url", "max_file_bytes", "alert_sources"},
     )
+    sources = problems.strings(body.get("alert_sources"), "slack.alert_sources")
+    for i, source in enumerate(sources):
+        if not re.match(r"^[AB][A-Z0-9]{2,}$", source):
+            problems.add(f"slack.alert_sources[{i}]", "must be a bot ID (B…) or an app ID (A…)")
     api_url = (
         problems.string(body.get("api_url"), "slack.api_url")
         or env.get("SLACK_API_URL")
@@ -606,6 +644,7 @@ def _slack(raw: object, problems: _Collector, env: Mapping[str, str]) -> SlackCo
                 integer=True,
             )
         ),
+        alert_sources=sources,
     )
 
 

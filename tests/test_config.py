@@ -135,3 +135,38 @@ def test_triage_thresholds_are_validated_with_their_paths():
         "triage.leak_min_sessions: must be a whole number",
     ):
         assert expected in problems, (expected, problems)
+
+
+def test_alert_sources_labels_and_the_receiver_token():
+    doc = {
+        "clusters": {
+            "prod": {"dsn": "host=db", "alert_labels": {"instance": "db-prod-*", "datname": "x"}}
+        },
+        "slack": {"alert_sources": ["B0ALERTS", "A0DATADOG"]},
+        "alertmanager": {"token": "${AM_TOKEN}"},
+    }
+    config = parse(doc, env={"AM_TOKEN": "s3cret-shared-token-0001"})
+    assert config.clusters["prod"].alert_labels == (("instance", "db-prod-*"), ("datname", "x"))
+    assert config.slack.alert_sources == ("B0ALERTS", "A0DATADOG")
+    assert config.alertmanager_token == "s3cret-shared-token-0001"
+    assert "s3cret-shared-token-0001" in config.secrets()
+
+
+def test_alert_settings_are_validated_with_their_paths():
+    doc = {
+        "clusters": {"prod": {"dsn": "host=db", "alert_labels": {"in-stance": "x", "job": ""}}},
+        "slack": {"alert_sources": ["U123", 5]},
+        "alertmanager": {"token": "short", "tokn": "x"},
+    }
+    with pytest.raises(ConfigError) as info:
+        parse(doc, env={})
+    problems = "\n".join(info.value.problems)
+    for expected in [
+        "clusters.prod.alert_labels.in-stance: label names are",
+        "clusters.prod.alert_labels.job: must be a non-empty string",
+        "slack.alert_sources[0]: must be a bot ID (B…) or an app ID (A…)",
+        "slack.alert_sources[1]: must be a bot ID",
+        "alertmanager.token: must be at least 16 characters",
+        "alertmanager.tokn: unknown key",
+    ]:
+        assert expected in problems, (expected, problems)

@@ -20,6 +20,7 @@ from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
 from bot.render.blocks import Message, escape, notice
 from bot.signals.model import Signal
+from bot.slack.alert_threads import AlertThreads
 from bot.slack.incidents import Incidents
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
@@ -81,6 +82,7 @@ class Context:
         self._store_lock = threading.Lock()
         # Shared by replicas through a PostgreSQL store; one process keeps them in memory.
         self.incidents = Incidents(self.store if self.config.state_dsn else None)
+        self.alert_threads = AlertThreads(self.store if self.config.state_dsn else None)
         # One diagnostics connection kept per cluster, so the bot already holds its slot when
         # a server fills up; opened in the background, start-up is not held up.
         self.keepers = Keepers(secrets=self.secrets)

@@ -90,6 +90,7 @@ def start_bot(fake: FakeSlack) -> Iterator[StartBot]:
         tuning: Tuning | None = None,
         max_file_bytes: int | None = None,
         top: dict[str, Any] | None = None,
+        alert_sources: list[str] | None = None,
     ) -> Bot:
         slack: dict[str, Any] = {
             "bot_token": BOT_TOKEN,
@@ -98,6 +99,8 @@ def start_bot(fake: FakeSlack) -> Iterator[StartBot]:
         }
         if max_file_bytes is not None:
             slack["max_file_bytes"] = max_file_bytes
+        if alert_sources:
+            slack["alert_sources"] = alert_sources
         config = parse({"clusters": clusters, "slack": slack, **(top or {})}, env={})
         app, ctx = build_app(config, playbooks(), tuning or Tuning(workers=1))
         server = BoltHTTPServer(app, "127.0.0.1", 0).start()
