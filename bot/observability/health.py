@@ -17,6 +17,9 @@ from bot.observability.metrics import exposition
 log = logging.getLogger(__name__)
 
 Check = Callable[[], bool]
+# A POST route registered by another module: (headers, body) -> (status, response body).
+PostHandler = Callable[[Mapping[str, str], bytes], tuple[int, bytes]]
+MAX_POST_BYTES = 1024 * 1024
 
 
 class HealthServer:
@@ -25,6 +28,7 @@ class HealthServer:
     def __init__(self, port: int, checks: Mapping[str, Check], host: str = "0.0.0.0") -> None:  # noqa: S104
         self.checks = dict(checks)
         self.draining = threading.Event()
+        self.post_routes: dict[str, PostHandler] = {}
         self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -38,6 +42,10 @@ class HealthServer:
     def start(self) -> HealthServer:
         self._thread.start()
         return self
+
+    def route_post(self, path: str, handler: PostHandler) -> None:
+        """Serve POST `path` with `handler` (register before `start`)."""
+        self.post_routes[path] = handler
 
     def readiness(self) -> tuple[bool, dict[str, bool]]:
         results: dict[str, bool] = {}
@@ -73,6 +81,26 @@ def _handler(server: HealthServer) -> type[BaseHTTPRequestHandler]:
                 self._send(200, exposition(), "text/plain; version=0.0.4; charset=utf-8")
             else:
                 self._send(404, b"not found\n")
+
+        def do_POST(self) -> None:
+            handler = server.post_routes.get(self.path.partition("?")[0])
+            if handler is None:
+                self._send(404, b"not found\n")
+                return
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if not 0 <= length <= MAX_POST_BYTES:
+                self._send(413, b"body missing or too large\n")
+                return
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            try:
+                status, body = handler(headers, self.rfile.read(length))
+            except Exception:  # a failing route answers 500, the side port keeps serving
+                log.exception("POST %s failed", self.path)
+                status, body = 500, b"internal error\n"
+            self._send(status, body)
 
         def _send(self, status: int, body: bytes, ctype: str = "text/plain") -> None:
             self.send_response(status)

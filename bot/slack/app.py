@@ -29,7 +29,7 @@ from bot.observability.health import HealthServer
 from bot.observability.logs import request_context
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
-from bot.slack import listeners
+from bot.slack import alertmanager, listeners
 from bot.slack.context import Context, Tuning
 from bot.slack.http import EVENTS_PATH, BoltHTTPServer
 from bot.slack.notifier import SlackNotifier
@@ -207,7 +207,9 @@ def serve(
         if health_port is not None:
             health = HealthServer(
                 health_port, {"slack": alive, "store": ctx.store_healthy}, host=host
-            ).start()
+            )
+            alertmanager.register(health, ctx)  # POST /alertmanager, when a token is set
+            health.start()
             log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
         watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
         _on_signals(stopping)
