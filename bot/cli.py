@@ -44,6 +44,7 @@ examples:
   pgconn check --config pgconn.yaml             usage of every limit, every cluster, now
   pgconn serve --config pgconn.yaml             run the Slack bot (docs/slack.md)
   pgconn audit --cluster prod --limit 20        who approved which fix, and what it did
+  pgconn incident export --since 6h             the incident's story, as Markdown
 
 The configuration file comes from --config or $PGCONN_CONFIG (see README, Configuration).
 """
@@ -165,6 +166,28 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", metavar="N", type=int, default=100, help="at most N entries (default: 100)"
     )
     audit.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    incident = sub.add_parser(
+        "incident",
+        help="the incident's story for the postmortem",
+        description="incident export: print, as Markdown, what the state store recorded "
+        "since --since: alerts and when they fired and resolved, the reports posted, open "
+        "warnings, and every fix requested, approved, refused or run, by whom.",
+    )
+    incident.add_argument("action", choices=["export"], help="export: print the story")
+    incident.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("PGCONN_CONFIG"),
+        help="configuration file (default: $PGCONN_CONFIG)",
+    )
+    incident.add_argument("--cluster", metavar="NAME", help="only this cluster's records")
+    incident.add_argument(
+        "--since",
+        metavar="WHEN",
+        default="24h",
+        help="a span back from now (90m, 6h, 2d) or a UTC date/time (default: 24h)",
+    )
 
     serve = sub.add_parser(
         "serve",
@@ -381,6 +404,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_incident(args: argparse.Namespace) -> int:
+    from bot import story
+    from bot.store import open_store
+
+    config = _config(args.config)
+    now = time.time()
+    try:
+        since = story.parse_since(args.since, now)
+    except ValueError as exc:
+        raise PgconnError(str(exc)) from None
+    found: list[story.Event] = []
+    # A SQLite store that was never written holds nothing; opening it would create it.
+    if config.state_dsn or config.state_path.exists():
+        store = open_store(config.state_path, config.state_dsn)
+        try:
+            found = story.events(store, since, args.cluster)
+        finally:
+            store.close()
+    print(redact_text(story.markdown(found, since, now), config.secrets()), end="")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.observability import logs
     from bot.slack.app import serve
@@ -407,6 +452,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": cmd_check_config,
     "serve": cmd_serve,
     "audit": cmd_audit,
+    "incident": cmd_incident,
 }
 
 

@@ -1,7 +1,8 @@
 """Where each alert's triage was posted, so its later notifications stay in that thread.
 
-Kept beside the incidents (the same store rows, under an `alert:` key no cluster name can
-take), shared by replicas through a PostgreSQL store, else in this process's memory.
+Kept beside the incidents in the state store (the same rows, under an `alert:` key no cluster
+name can take), so replicas sharing a PostgreSQL store share them and the incident's story can
+be told from them; memory only where there is no store (tests of the rule itself).
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ def thread_key(cluster: str, alert: Alert) -> str:
 
 
 class AlertThreads:
-    """Claim, read and update alert threads: in the store when replicas share one (like
-    `Incidents`), else in this process's memory."""
+    """Claim, read and update alert threads, in the store (or memory without one)."""
 
     def __init__(self, store: Callable[[], Store] | None) -> None:
         self._store = store

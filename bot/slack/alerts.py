@@ -24,6 +24,7 @@ from bot.slack import replies
 from bot.slack.alert_threads import AlertThread, AlertThreads, thread_key
 from bot.slack.context import Context
 from bot.slack.post import PostError
+from bot.triage.units import human_duration
 
 log = logging.getLogger("pgconn.slack")
 
@@ -172,7 +173,7 @@ def _resolved(
         ctx,
         held,
         f":white_check_mark: *{escape(held.name)}* resolved at {_hhmm(now)}, "
-        f"{_duration(now - held.fired_at)} after it fired.",
+        f"{human_duration(now - held.fired_at)} after it fired.",
     )
     with contextlib.suppress(Exception):  # the incident card is edited if a diagnosis shows room
         incident = ctx.incidents.get(held.cluster)
@@ -196,12 +197,3 @@ def _hhmm(at: float) -> str:
 
 def _times(n: int) -> str:
     return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
-
-
-def _duration(seconds: float) -> str:
-    s = int(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"

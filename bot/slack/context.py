@@ -82,7 +82,8 @@ class Context:
         self._store_lock = threading.Lock()
         # Shared by replicas through a PostgreSQL store; one process keeps them in memory.
         self.incidents = Incidents(self.store if self.config.state_dsn else None)
-        self.alert_threads = AlertThreads(self.store if self.config.state_dsn else None)
+        # Alert threads are always in the store: `pgconn incident export` tells their story.
+        self.alert_threads = AlertThreads(self.store)
         # One diagnostics connection kept per cluster, so the bot already holds its slot when
         # a server fills up; opened in the background, start-up is not held up.
         self.keepers = Keepers(secrets=self.secrets)

@@ -232,6 +232,12 @@ class Store(ABC):
             return None
         return float(rows[0]["reported_at"]), json.loads(rows[0]["data"])
 
+    def incidents(self, since: float) -> list[tuple[str, float, dict[str, Any]]]:
+        """(key, reported_at, data) of every row reported since `since`, oldest first."""
+        with self._run("incident_list", {"since": since}) as cur:
+            rows = cur.rows()
+        return [(r["cluster"], float(r["reported_at"]), json.loads(r["data"])) for r in rows]
+
     def update_incident(self, cluster: str, reported_at: float, data: dict[str, Any]) -> bool:
         params = {"cluster": cluster, "reported_at": reported_at, "data": _dump(data)}
         with self._run("incident_update", params) as cur:

@@ -3,6 +3,7 @@ mapped to a cluster by their labels, triaged live in their thread, one thread pe
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.slack.conftest import Bot, Incident, StartBot
@@ -19,10 +20,10 @@ def clusters(incident: Incident) -> dict[str, Any]:
     }
 
 
-def start(start_bot: StartBot, incident: Incident) -> Bot:
+def start(start_bot: StartBot, incident: Incident, tmp_path: Path) -> Bot:
     return start_bot(
         clusters(incident),
-        top={"warnings": {"reopen_seconds": 600}},
+        top={"warnings": {"reopen_seconds": 600}, "state_path": str(tmp_path / "state.db")},
         alert_sources=[ALERTMANAGER, DATADOG_APP],
     )
 
@@ -58,9 +59,9 @@ def cards(bot: Bot) -> list[Call]:
 
 
 def test_an_alert_gets_the_live_triage_of_its_cluster_in_its_thread(
-    start_bot: StartBot, incident: Incident
+    start_bot: StartBot, incident: Incident, tmp_path: Path
 ) -> None:
-    bot = start(start_bot, incident)
+    bot = start(start_bot, incident, tmp_path)
     ts = am_message(bot, "firing")
     note = "PostgreSQLMaxConnectionsReached (instance=db-prod-1:9187) mapped to prod"
     thread = bot.fake.wait_for(
@@ -72,9 +73,9 @@ def test_an_alert_gets_the_live_triage_of_its_cluster_in_its_thread(
 
 
 def test_firing_resolved_and_flapping_stay_in_one_thread(
-    start_bot: StartBot, incident: Incident
+    start_bot: StartBot, incident: Incident, tmp_path: Path
 ) -> None:
-    bot = start(start_bot, incident)
+    bot = start(start_bot, incident, tmp_path)
     first = am_message(bot, "firing")
     bot.wait_thread("CALERTS", first)
     repeat = am_message(bot, "firing")  # Alertmanager's repeat_interval: nothing new
@@ -93,9 +94,9 @@ def test_firing_resolved_and_flapping_stay_in_one_thread(
 
 
 def test_only_alert_sources_and_connection_alerts_are_read(
-    start_bot: StartBot, incident: Incident
+    start_bot: StartBot, incident: Incident, tmp_path: Path
 ) -> None:
-    bot = start(start_bot, incident)
+    bot = start(start_bot, incident, tmp_path)
     am_message(bot, "firing", bot_id="BSOMEBODY")  # a bot not in slack.alert_sources
     bot.send.message(
         "[FIRING:1] KubePodCrashLooping (api-7f9)",
@@ -109,9 +110,9 @@ def test_only_alert_sources_and_connection_alerts_are_read(
 
 
 def test_an_app_alert_that_matches_no_cluster_says_how_to_map_it_once(
-    start_bot: StartBot, incident: Incident
+    start_bot: StartBot, incident: Incident, tmp_path: Path
 ) -> None:
-    bot = start(start_bot, incident)
+    bot = start(start_bot, incident, tmp_path)
     text = "[Triggered on {host:db-other-3}] Postgres connection saturation"
     sent = [
         bot.send.message(
