@@ -144,4 +144,5 @@ def _signal_line(s: Signal) -> str:
     code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
     what = answer.kind_words(s.kind)
     what = what[:1].upper() + what[1:] + (f" ({entity})" if entity else "")
-    return f"{what}, {answer.plural(s.count, 'time')} — {where}{code}"
+    times = "once" if s.count == 1 else f"{s.count} times"
+    return f"{what}, {times} — {where}{code}"
