@@ -52,7 +52,7 @@ class _Writer:
 
 def render_text(report: Report, *, color: bool = False, width: int = 100) -> str:
     w = _Writer(color, width)
-    w.para(report.headline, style=_BOLD)
+    w.para(answer.plain_words(report.headline), style=_BOLD)
     w.para(_context_line(report), style=_DIM)
     _do_now(w, report)
     for i, finding in enumerate(report.findings, 1):
@@ -73,7 +73,7 @@ def render_text(report: Report, *, color: bool = False, width: int = 100) -> str
         w.raw()
         w.raw(w.paint("Notes", _BOLD))
         for note in report.notes:
-            w.para(note, 2, "- ")
+            w.para(answer.plain_words(note), 2, "- ")
     return "\n".join(w.lines) + "\n"
 
 
@@ -90,29 +90,29 @@ def _context_line(report: Report) -> str:
 
 
 def _finding(w: _Writer, number: int, f: Finding) -> None:
-    first = w.para(f"{number}. {f.severity.name}  {f.title}")
+    first = w.para(f"{number}. {f.severity.name}  {answer.plain_words(f.title)}")
     if w.color:
         w.lines[-len(first)] = first[0].replace(
             f.severity.name, w.paint(f.severity.name, _COLORS[f.severity]), 1
         )
     for line in f.evidence:
-        w.para(line, 3, "- ")
+        w.para(answer.plain_words(line), 3, "- ")
     p = f.playbook
     if p is not None:
-        w.para(f"Playbook: {p.title} [{p.playbook}]", 3)
+        w.para(f"Playbook: {p.title}", 3)
         if p.now:
             w.raw(w.paint("   Now", _BOLD))
             for i, step in enumerate(p.now, 1):
-                w.para(step, 3, f"{i}. ")
+                w.para(answer.plain_words(step), 3, f"{i}. ")
         if p.sql:
             w.raw(w.paint("   SQL", _BOLD))
             for s in p.sql:
                 mark = w.paint("DESTRUCTIVE: ", _RED) if s.destructive else ""
-                w.raw(f"     -- {mark}{s.purpose}")
+                w.raw(f"     -- {mark}{answer.plain_words(s.purpose)}")
                 for line in s.statement.splitlines():
                     w.raw(f"     {line}".rstrip())
-        for withheld in p.withheld:
-            w.para(f"Not shown without the value it needs: {withheld}", 3, "- ")
+        for withheld in answer.withheld(p.withheld):
+            w.para(f"Not shown until pgconn has the values: {withheld}", 3, "- ")
 
 
 def _do_now(w: _Writer, report: Report) -> None:
@@ -142,4 +142,7 @@ def _signal_line(s: Signal) -> str:
     )
     where = f"first at line {s.first_line}, {s.source}"
     code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
-    return f"{s.kind.value}" + (f" ({entity})" if entity else "") + f" ×{s.count} — {where}{code}"
+    what = answer.kind_words(s.kind)
+    what = what[:1].upper() + what[1:] + (f" ({entity})" if entity else "")
+    times = "once" if s.count == 1 else f"{s.count} times"
+    return f"{what}, {times} — {where}{code}"
