@@ -138,9 +138,9 @@ def handle(
         _say(
             ctx,
             held,
-            f":repeat: *{escape(alert.name)}* fired again at {_hhmm(now)} "
-            f"({_times(held.refired + 1)} since {_hhmm(held.fired_at)}); the triage above still "
-            "stands, `/pgconn " + escape(cluster) + "` diagnoses again.",
+            f":repeat: *{escape(alert.name)}* fired again at {_hhmm(now)} (the "
+            f"{_ordinal(held.refired + 1)} time since {_hhmm(held.fired_at)}). The triage above "
+            "still stands; `/pgconn " + escape(cluster) + "` diagnoses again.",
         )
         return "refired"
     new = AlertThread(cluster=cluster, name=alert.name, fired_at=now)
@@ -195,5 +195,6 @@ def _hhmm(at: float) -> str:
     return f"{datetime.fromtimestamp(at, UTC):%H:%M} UTC"
 
 
-def _times(n: int) -> str:
-    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
