@@ -8,9 +8,7 @@ child's user+sys CPU time, and the same for a bare `python -c pass` so the inter
 start-up can be told apart. Prints figures only; the target (DESIGN.md) is <= 150 ms wall.
 
 As installed: bytecode is written by the warm-up (to a temporary PYTHONPYCACHEPREFIX, even when
-PYTHONDONTWRITEBYTECODE is set here) and so is the compiled-playbook cache (a temporary
-XDG_CACHE_HOME). The last line is the same command when that cache cannot be written, as on the
-first run after a playbook changes or with a read-only home.
+PYTHONDONTWRITEBYTECODE is set here).
 """
 
 from __future__ import annotations
@@ -60,7 +58,6 @@ def main() -> None:
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache"),
-            "XDG_CACHE_HOME": str(Path(tmp) / "cache"),
         }
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         paste = Path(tmp) / "paste.txt"
@@ -68,9 +65,6 @@ def main() -> None:
         explain = [sys.executable, "-m", "bot.cli", "explain", "--json", str(paste)]
         _figures("python -c pass", [sys.executable, "-c", "pass"], env, args.runs)
         _figures("pgconn explain --json", explain, env, args.runs)
-        # A cache directory under a regular file cannot be created: playbooks read from YAML.
-        no_cache = {**env, "XDG_CACHE_HOME": str(paste / "cache")}
-        _figures("  without playbook cache", explain, no_cache, args.runs)
 
 
 if __name__ == "__main__":
