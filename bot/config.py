@@ -454,9 +454,10 @@ def _triage(raw: object, path: str, base: TriageSettings, problems: _Collector) 
         )
 
     return TriageSettings(
-        idle_seconds=whole("idle_seconds", base.idle_seconds, 1, 7 * 86400),
+        # 0 counts every idle session, as a drill or a test may want.
+        idle_seconds=whole("idle_seconds", base.idle_seconds, 0, 7 * 86400),
         idle_in_transaction_seconds=whole(
-            "idle_in_transaction_seconds", base.idle_in_transaction_seconds, 1, 7 * 86400
+            "idle_in_transaction_seconds", base.idle_in_transaction_seconds, 0, 7 * 86400
         ),
         leak_min_sessions=whole("leak_min_sessions", base.leak_min_sessions, 1, 100_000),
         leak_share=problems.number(

@@ -123,7 +123,7 @@ def test_triage_thresholds_are_validated_with_their_paths():
         parse(
             {
                 "clusters": {"a": {"dsn": "host=a", "triage": {"idle_secs": 3, "leak_share": 2}}},
-                "triage": {"idle_seconds": 0, "leak_min_sessions": 1.5},
+                "triage": {"idle_seconds": -1, "leak_min_sessions": 1.5},
             },
             env={},
         )
@@ -131,7 +131,7 @@ def test_triage_thresholds_are_validated_with_their_paths():
     for expected in (
         "clusters.a.triage.idle_secs: unknown key",
         "clusters.a.triage.leak_share: must be between 0.01 and 1",
-        "triage.idle_seconds: must be between 1 and 604800",
+        "triage.idle_seconds: must be between 0 and 604800",
         "triage.leak_min_sessions: must be a whole number",
     ):
         assert expected in problems, (expected, problems)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Snapshot
 from bot.signals.model import Signal
 from bot.triage.model import Finding, PlaybookSection, Report, Severity
+
+if TYPE_CHECKING:  # a report of a paste has no snapshot: its model is not loaded for it
+    from bot.diagnostics.model import Snapshot
 
 
 def report_to_dict(report: Report) -> dict[str, object]:

@@ -25,7 +25,6 @@ from bot.slack.incidents import Incidents
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
 from bot.store import Store, open_store
-from bot.triage import DEFAULT_THRESHOLDS, Thresholds
 
 log = logging.getLogger("pgconn.slack")
 
@@ -45,7 +44,6 @@ class Tuning:
     # A paste or command about a cluster reported less than this long ago links that report's
     # thread instead of posting a second one (`/pgconn <cluster> fresh` forces a new report).
     repeat_window_s: float = 300.0
-    thresholds: Thresholds = DEFAULT_THRESHOLDS
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,6 @@ def _report(
         secrets=ctx.secrets,
         extra_notes=notes,
         keepers=ctx.keepers,
-        thresholds=ctx.tuning.thresholds,
     )
 
 

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from psycopg import sql
 
-from bot.diagnostics.model import Snapshot
 from bot.signals.model import Signal, SignalKind
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
 
 # As deploy/sql/monitoring-role.sql says: room for pgconn_monitor and pgconn_admin.
 SUGGESTED_RESERVED = 3

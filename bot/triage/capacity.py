@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import DatabaseUsage, RoleUsage, Snapshot
-from bot.headroom import Headroom
 from bot.triage import actions
 from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
@@ -20,6 +19,11 @@ from bot.triage.model import ActionKind, ProposedAction, Severity
 from bot.triage.sessions import Scope, StateCounts, describe_source, state_counts, top_holders
 from bot.triage.thresholds import Thresholds
 from bot.triage.units import human_duration
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import DatabaseUsage, RoleUsage, Snapshot
+    from bot.headroom import Headroom
 
 
 def _severity(room: Headroom, t: Thresholds) -> Severity | None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bot.headroom import Headroom
 from bot.triage.codes import FindingCode
 from bot.triage.facts import CodeFacts, ServerFacts
 from bot.triage.model import ProposedAction, Severity
 from bot.triage.sessions import Stuck
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.headroom import Headroom
 
 
 @dataclass(slots=True)

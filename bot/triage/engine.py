@@ -7,10 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
 from bot.names import is_configured_name
-from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 from bot.triage.capacity import database_drafts, role_drafts, server_draft
 from bot.triage.codes import FindingCode
@@ -23,6 +21,11 @@ from bot.triage.pasted import apply_signals
 from bot.triage.pooler import pooler_drafts, pooler_facts, pooler_server_fields
 from bot.triage.sessions import Scope, state_counts
 from bot.triage.thresholds import DEFAULT_THRESHOLDS, Thresholds
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
+    from bot.pgbouncer.model import PoolerSnapshot
 
 if TYPE_CHECKING:
     from bot.playbooks import PlaybookSet

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from bot.diagnostics.model import Snapshot
 from bot.triage.codes import FindingCode
 from bot.triage.thresholds import Thresholds
 from bot.triage.units import pg_interval
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
 
 
 class Placeholder(str):

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Snapshot
 from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
 
 LIMIT_CODES = (
     FindingCode.ROLE_LIMIT,

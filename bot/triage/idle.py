@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from bot.diagnostics.model import Snapshot
 from bot.triage import actions
 from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
@@ -22,6 +21,10 @@ from bot.triage.sessions import (
 )
 from bot.triage.thresholds import Thresholds
 from bot.triage.units import human_duration, setting_duration_ms
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
 
 # For a role: is a limit its sessions count against full now, and how close is the fullest (1.0).
 Pressure: TypeAlias = Callable[[str], tuple[bool, float]]

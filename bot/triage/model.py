@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Snapshot
-from bot.headroom import Headroom
-from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
+    from bot.headroom import Headroom
+    from bot.pgbouncer.model import PoolerSnapshot
 
 
 class Severity(IntEnum):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Snapshot
 from bot.signals.model import Signal, SignalKind
 from bot.triage.capacity import describe_states
 from bot.triage.codes import FindingCode
@@ -27,6 +27,10 @@ from bot.triage.facts import (
 from bot.triage.model import Severity
 from bot.triage.sessions import Scope, state_counts
 from bot.triage.thresholds import Thresholds
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Snapshot
 
 _SERVER_CODES = (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
 _LIMIT_CODES = (*_SERVER_CODES, FindingCode.DATABASE_LIMIT, FindingCode.ROLE_LIMIT)

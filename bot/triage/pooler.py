@@ -17,10 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.diagnostics.model import SessionFeature, Snapshot
-from bot.pgbouncer.model import SHARED_MODES, Pool, PoolerSnapshot
 from bot.signals.model import Signal, SignalKind
 from bot.triage.codes import FindingCode
 from bot.triage.draft import Draft
@@ -28,6 +26,11 @@ from bot.triage.facts import Placeholder, PoolerFacts, server_facts
 from bot.triage.model import Severity
 from bot.triage.thresholds import Thresholds
 from bot.triage.units import human_duration
+
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import SessionFeature, Snapshot
+    from bot.pgbouncer.model import Pool, PoolerSnapshot
 
 POOLER_CODES = frozenset(
     {
@@ -554,6 +557,8 @@ def _describe_features(found: Sequence[SessionFeature]) -> str:
 def _session_state(
     pooler: PoolerSnapshot, p: Pool, snapshot: Snapshot, t: Thresholds, cluster: str | None
 ) -> Draft | None:
+    from bot.pgbouncer.model import SHARED_MODES  # loaded already: there is a pooler snapshot
+
     mode = pooler.pool_mode(p)
     if mode not in SHARED_MODES:
         return None

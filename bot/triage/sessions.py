@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.diagnostics.model import Session, SessionGroup
+# Types only: explaining a paste does not load the live side's models.
+if TYPE_CHECKING:
+    from bot.diagnostics.model import Session, SessionGroup
+
 
 IDLE = "idle"
 IDLE_IN_TRANSACTION = "idle in transaction"

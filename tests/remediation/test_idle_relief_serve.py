@@ -89,8 +89,8 @@ def test_idle_sessions_past_the_configured_age_are_ended_after_approval(
                 ],
                 "the approval request",
             )[0]
-            for pid in held:
-                assert f"pid {pid}" in request.shown()
+            # The card groups its targets and names them in the plain statement.
+            assert f"WHERE pid IN ({', '.join(str(p) for p in sorted(held))})" in request.shown()
             approval_id = _approval_id(request)
             assert approval_id
             _click(served, fake, APPROVER, APPROVE_ACTION, approval_id, request)

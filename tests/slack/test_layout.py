@@ -30,7 +30,7 @@ from bot.render.approval_blocks import APPROVE_ACTION, SHOW_SQL_ACTION
 from bot.render.blocks import ACTION_PREFIX
 from bot.signals.model import SignalKind
 from bot.slack.context import Tuning
-from bot.triage import FindingCode, Thresholds
+from bot.triage import FindingCode
 from tests import pg
 from tests.slack.conftest import Bot, StartBot
 from tests.slack.fake import Call, FakeSlack
@@ -41,7 +41,9 @@ ADMIN, ADMIN_PW = "pgconn_admin", "Admin-Pw-7730"
 APP_PW = "App-Pw-1188"
 APPROVER = "U0DBA"
 # Sessions count as stuck at once, so fixes are proposed without waiting minutes.
-NOW = Tuning(workers=1, thresholds=Thresholds(idle_min_age_s=0, idle_tx_min_age_s=0))
+NOW = Tuning(workers=1)
+# Every idle session counts, so fixes are proposed without waiting ten minutes.
+FAST = {"triage": {"idle_seconds": 0, "idle_in_transaction_seconds": 0}}
 
 HIKARI_TRACE = (
     "checkout-7d9f ERROR o.h.e.j.s.SqlExceptionHelper - HikariPool-1 - Connection is not "
@@ -342,7 +344,7 @@ def _paste_report(bot: Bot, text: str) -> list[Call]:
 def test_role_full(start_bot: StartBot, server: throwaway.ThrowawayCluster) -> None:
     with pg.holding(server) as holder:
         _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         card, thread = _command_report(bot)
     check_card_and_thread(bot, card)
     shown = " ".join(_shown(card))
@@ -363,7 +365,7 @@ def test_database_full(start_bot: StartBot, server: throwaway.ThrowawayCluster) 
     with pg.holding(server) as holder:
         holder.open(3, "reporter", APP_PW, dbname="appdb", app="reports")
         holder.refused("reporter", APP_PW, dbname="appdb")
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         card, _ = _command_report(bot)
     check_card_and_thread(bot, card)
     shown = " ".join(_shown(card))
@@ -384,7 +386,7 @@ def test_server_full(start_bot: StartBot, small: throwaway.ThrowawayCluster) -> 
     with pg.holding(small) as holder:
         holder.open(7, "web", APP_PW, app="api")
         holder.refused("web", APP_PW)
-        bot = start_bot(clusters, tuning=NOW)
+        bot = start_bot(clusters, tuning=NOW, top=FAST)
         card, _ = _command_report(bot)
     check_card_and_thread(bot, card)
     shown = " ".join(_shown(card))
@@ -397,7 +399,7 @@ def test_server_full(start_bot: StartBot, small: throwaway.ThrowawayCluster) -> 
 def test_paste(start_bot: StartBot, server: throwaway.ThrowawayCluster) -> None:
     with pg.holding(server) as holder:
         fatal = _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         thread = _paste_report(bot, f"checkout is failing:\n```{fatal}```")
     card = thread[0]
     check_card_and_thread(bot, card)
@@ -412,7 +414,7 @@ def test_java_trace_with_a_pool_timeout(
 ) -> None:
     with pg.holding(server) as holder:
         _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         thread = _paste_report(bot, HIKARI_TRACE)
     card = thread[0]
     check_card_and_thread(bot, card)
@@ -428,7 +430,7 @@ def test_approval_request_and_result(
     monkeypatch.chdir(tmp_path)  # the approvals' state store
     with pg.holding(server) as holder:
         _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         card, _ = _command_report(bot)
         [fix] = _fix_buttons(card)
         _click(bot, "U0ONCALL", fix, card, "request")
@@ -473,7 +475,7 @@ def test_approval_request_and_result(
 def test_repeat_paste(start_bot: StartBot, server: throwaway.ThrowawayCluster) -> None:
     with pg.holding(server) as holder:
         fatal = _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         first = _paste_report(bot, f"```{fatal}```")
         card = first[0]
         again = _paste_report(bot, f"still failing: ```{fatal}```")
@@ -498,8 +500,8 @@ def test_repeat_across_replicas(start_bot: StartBot, server: throwaway.Throwaway
     state = {"state_dsn": server.dsn(dbname="pgconn_state")}
     with pg.holding(server) as holder:
         fatal = _role_full(holder)
-        a = start_bot(_prod(server), tuning=NOW, top=state)
-        b = start_bot(_prod(server), tuning=NOW, top=state)
+        a = start_bot(_prod(server), tuning=NOW, top={**state, **FAST})
+        b = start_bot(_prod(server), tuning=NOW, top={**state, **FAST})
         first = _paste_report(a, f"```{fatal}```")
         b.send._ids = itertools.count(5000)  # its own event ids and ts: replicas share de-dup
         ts, _ = b.send.message(f"```{fatal}```", channel="C0INCIDENT")
@@ -515,7 +517,7 @@ def test_a_later_diagnosis_with_room_closes_the_card(
 ) -> None:
     with pg.holding(server) as holder:
         _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         card, _ = _command_report(bot)
     # The sessions are gone (the application restarted): the next report closes the card.
     with psycopg.connect(server.dsn(), autocommit=True) as conn:
@@ -536,7 +538,7 @@ def test_a_repeated_command_answers_only_the_asker(
 ) -> None:
     with pg.holding(server) as holder:
         _role_full(holder)
-        bot = start_bot(_prod(server), tuning=NOW)
+        bot = start_bot(_prod(server), tuning=NOW, top=FAST)
         card, _ = _command_report(bot)
         posted = len(bot.posts("C0INCIDENT"))
         bot.send.command("prod", channel="C0INCIDENT", response_url=bot.fake.response_url("again"))
