@@ -226,13 +226,13 @@ def _target(args: argparse.Namespace, name: str | None) -> tuple[ClusterConfig |
     """The cluster to diagnose (from --dsn or the config) and the secrets to mask."""
     if not args.dsn and not name:
         return None, []
-    from bot.config import ClusterConfig, Config
+    from bot.config import ADHOC_CLUSTER, ClusterConfig, Config
 
     if args.dsn and name:
         raise PgconnError("give either a cluster name or --dsn, not both")
     if args.dsn:
-        cluster = ClusterConfig(name="dsn", dsn=args.dsn)
-        return cluster, Config(clusters={"dsn": cluster}).secrets()
+        cluster = ClusterConfig(name=ADHOC_CLUSTER, dsn=args.dsn)
+        return cluster, Config(clusters={ADHOC_CLUSTER: cluster}).secrets()
     if name:
         config = _config(args.config)
         return config.cluster(name), config.secrets()

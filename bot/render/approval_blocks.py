@@ -210,7 +210,7 @@ def result_message(
         lines.append(f"*Ran:* `{clean(result.statement)}`")
     else:
         lines.append("*Ran:* nothing was changed.")
-    lines.append(f"*Freed:* {clean(result.freed)}")
+    lines.append(f"*{result.outcome_label}:* {clean(result.freed)}")
     if result.skipped:
         lines.append("*Left alone* (changed since the request):")
         lines += [f"• {f'pid {s.pid}: ' if s.pid else ''}{clean(s.reason)}" for s in result.skipped]

@@ -158,7 +158,7 @@ def _chars(block: Block) -> int:
 
 
 def _percent(current: int, limit: int) -> str:
-    return f"{current * 100 // limit}%" if limit > 0 else "n/a"
+    return f"{round(current * 100 / limit)}%" if limit > 0 else "n/a"
 
 
 def _usage(finding: Finding) -> str:
@@ -181,12 +181,10 @@ def _snapshot_line(report: Report) -> str:
     snap = report.snapshot
     if snap is None:
         return ""
-    used = snap.client_backends
-    slots = snap.settings.ordinary_slots
     return (
         f"Live at {snap.taken_at:%H:%M:%S %Z}".rstrip()
-        + f" · PostgreSQL {snap.server_version} · {used} of {slots} ordinary slots used"
-        + f" ({_percent(used, slots)}), {max(snap.ordinary_free, 0)} free"
+        + f" · PostgreSQL {snap.server_version} · server slots: "
+        + snap.server_headroom().figures()
     )
 
 
@@ -430,7 +428,7 @@ def cluster_list(
         snap = row.report.snapshot if row.report else None
         if snap is None:
             return (1, 0.0, row.name)
-        return (0, snap.ordinary_free / max(snap.settings.ordinary_slots, 1), row.name)
+        return (0, 1.0 - snap.server_headroom().share, row.name)
 
     lines = []
     for row in sorted(rows, key=key):
@@ -441,11 +439,7 @@ def cluster_list(
         snap = report.snapshot
         numbers = "no live data"
         if snap is not None:
-            slots = snap.settings.ordinary_slots
-            numbers = (
-                f"{snap.client_backends} of {slots} slots used "
-                f"({_percent(snap.client_backends, slots)}), {max(snap.ordinary_free, 0)} free"
-            )
+            numbers = "server slots: " + snap.server_headroom().figures()
         lines.append(f"{_icon(report)} *{clean(row.name)}* — {numbers} · {clean(report.headline)}")
     if not lines:
         lines.append("No cluster may be used from this channel.")

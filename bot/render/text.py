@@ -75,7 +75,8 @@ def _context_line(report: Report) -> str:
         return f"{cluster} · no live data"
     return (
         f"{cluster} · PostgreSQL {s.server_version} · snapshot at "
-        f"{s.taken_at:%Y-%m-%d %H:%M:%S %Z} by {s.monitoring_role}"
+        f"{s.taken_at:%Y-%m-%d %H:%M:%S %Z} by {s.monitoring_role} · server slots: "
+        f"{s.server_headroom().figures()}"
     )
 
 

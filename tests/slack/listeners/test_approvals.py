@@ -149,7 +149,8 @@ def test_a_report_button_through_refusals_to_the_result(armed: Bot, incident: In
         ]
     )
     assert "Headroom now" in result.shown()
-    assert f"2 of {new_limit} connection(s) in use" in result.shown()
+    assert f"2 of {new_limit} used" in result.shown()
+    assert "*Changed:*" in result.shown() and "*Freed:*" not in result.shown()
     [update] = bot.fake.wait_for(lambda: bot.fake.find("chat.update", ts=request.answer["ts"]))
     assert "Approved and run" in update.shown()
     assert f"<@{APPROVER}>" in update.shown()
@@ -209,7 +210,7 @@ def test_terminating_the_leaked_sessions_from_slack(armed: Bot, incident: Incide
         ]
     )
     assert "Terminated pid " + ", ".join(str(p) for p in pids) in result.shown()
-    assert f'role \\"{incident.role}\\": 0 of 2 connection(s) in use' in result.shown()
+    assert f'role \\"{incident.role}\\": 0 of 2 used (0%), 2 free' in result.shown()
     assert "was approved" in _ephemeral(bot, "again").shown()
     assert _sessions_of(incident) == []
     psycopg.connect(incident.cluster.dsn(user=incident.role, password="pw-secret-1234")).close()

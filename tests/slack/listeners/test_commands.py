@@ -104,7 +104,7 @@ def test_list_shows_headroom_of_each_usable_cluster(
     assert reply.body["response_type"] == "ephemeral"
     for name in ("prod", "staging", "down"):
         assert f"*{name}*" in shown
-    assert "slots used" in shown
+    assert "server slots: " in shown and " used (" in shown
     assert "billing" not in shown.replace("1 more cluster(s)", "")
     assert "1 more cluster(s) are bound to other channels" in shown
     # Least headroom first; the unreachable cluster last.
