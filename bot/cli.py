@@ -259,15 +259,29 @@ def _progress_printer(total: int) -> Callable[[int], None] | None:
     return show
 
 
-def _read_signals(source: str) -> list[Signal]:
+# A paste read whole for its tables (pg_stat_activity rows, settings); larger files are logs.
+_PASTE_BYTES = 8 * 1024 * 1024
+
+
+def _read_signals(source: str) -> tuple[list[Signal], str | None]:
+    """The signals, and the text itself when it is small enough to hold pasted tables."""
     if source == "-":
         if sys.stdin.isatty():
             print("pgconn: reading standard input; paste the error, then Ctrl-D", file=sys.stderr)
-        return signals.scan(sys.stdin.buffer.read())
+        data = sys.stdin.buffer.read()
+        text = data.decode("utf-8", "replace") if len(data) <= _PASTE_BYTES else None
+        return signals.scan(data), text
     path = Path(source)
     if not path.is_file():
         raise PgconnError(f"{source}: no such file")
-    return signals.scan_file(path, progress=_progress_printer(path.stat().st_size))
+    size = path.stat().st_size
+    found = signals.scan_file(path, progress=_progress_printer(size))
+    text = None
+    if size <= _PASTE_BYTES:
+        data = path.read_bytes()
+        if not data.startswith(b"\x1f\x8b"):  # gzip: a log, not a paste
+            text = data.decode("utf-8", "replace")
+    return found, text
 
 
 def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
@@ -289,8 +303,11 @@ def _playbooks(args: argparse.Namespace) -> PlaybookSet:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
+    from bot.pasted import read
+
     cluster, secrets = _target(args, args.cluster)
-    found = _read_signals(args.file)
+    found, text = _read_signals(args.file)
+    pasted = read(text, found) if text is not None else None
     if cluster is None:
         # Text only: what `analyse` does without a cluster, without importing the live side
         # (psycopg, diagnostics, metrics) it would not use.
@@ -299,11 +316,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         # One-shot: compile only the playbooks the findings use (check-config checks all).
         playbooks = load_playbooks_lazily(args.playbooks)
-        report = triage(found, None, cluster=None, playbooks=playbooks, focus_role=args.role)
+        report = triage(
+            found,
+            pasted.snapshot if pasted else None,
+            cluster=None,
+            playbooks=playbooks,
+            focus_role=args.role,
+            notes=pasted.notes if pasted else (),
+        )
     else:
         from bot.service import analyse
 
-        report = analyse(found, cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+        report = analyse(
+            found,
+            cluster,
+            _playbooks(args),
+            focus_role=args.role,
+            secrets=secrets,
+            pasted=pasted,
+        )
     _emit(report, args.json, secrets)
     return EXIT_NO_LIVE if cluster and not report.live else EXIT_OK
 

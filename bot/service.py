@@ -29,6 +29,7 @@ from bot.diagnostics.model import Snapshot
 from bot.diagnostics.snapshot import take_snapshot
 from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
 from bot.observability import metrics
+from bot.pasted import Pasted
 from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_for_dsn
@@ -204,10 +205,12 @@ def analyse(
     extra_notes: Sequence[str] = (),
     thresholds: Thresholds | None = None,
     keepers: Keepers | None = None,
+    pasted: Pasted | None = None,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
     `keepers`: use (and keep) the process's open diagnostics connections. `thresholds`
-    default to the cluster's `triage` settings."""
+    default to the cluster's `triage` settings. `pasted`: tables read from the paste
+    (`bot.pasted.read`), triaged when there is no live snapshot."""
     if thresholds is None:
         thresholds = cluster_thresholds(cluster) if cluster is not None else DEFAULT_THRESHOLDS
     notes = list(extra_notes)
@@ -223,6 +226,16 @@ def analyse(
         pooler = live.pooler
         notes.extend(live.notes)
         all_signals.extend(live.refusal_signals)
+    if pasted is not None:
+        if snapshot is None and pasted.snapshot is not None:
+            snapshot = pasted.snapshot
+            notes.extend(pasted.notes)
+        elif pasted.snapshot is not None:
+            notes.append(
+                "The pasted pg_stat_activity rows were not used: the live snapshot is newer."
+            )
+        else:
+            notes.extend(pasted.notes)
     return triage(
         all_signals,
         snapshot,

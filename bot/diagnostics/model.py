@@ -129,6 +129,8 @@ class Snapshot:
     # Read only when a pooler is configured (empty otherwise).
     session_features: tuple[SessionFeature, ...] = ()
     own_sessions: tuple[tuple[str | None, str | None], ...] | None = None
+    # Built from pasted rows (their psql/CSV/JSON form), not read live: no action may target it.
+    pasted: str | None = None
 
     @property
     def own(self) -> tuple[tuple[str | None, str | None], ...]:

@@ -181,6 +181,12 @@ def _snapshot_line(report: Report) -> str:
     snap = report.snapshot
     if snap is None:
         return ""
+    if snap.pasted:
+        return (
+            f"From the pasted pg_stat_activity, as of {snap.taken_at:%H:%M:%S %Z}".rstrip()
+            + " · server slots: "
+            + snap.server_headroom().figures()
+        )
     return (
         f"Live at {snap.taken_at:%H:%M:%S %Z}".rstrip()
         + f" · PostgreSQL {snap.server_version} · server slots: "
@@ -200,7 +206,9 @@ def summary_message(report: Report, secrets: Sequence[str] = ()) -> Message:
     ]
     if len(report.findings) > 3:
         lines.append(f"… and {len(report.findings) - 3} more finding(s)")
-    tail = [_snapshot_line(report) if report.live else ":warning: No live data (see the thread)"]
+    tail = [
+        _snapshot_line(report) if report.snapshot else ":warning: No live data (see the thread)"
+    ]
     if report.findings:
         tail.append("Findings, playbook and SQL in the thread")
     blocks = sections(head + ("\n" + "\n".join(lines) if lines else ""))
@@ -229,7 +237,7 @@ def _signal_text(sig: Signal, clean: _Clean) -> str:
 
 def _overview(report: Report, clean: _Clean) -> list[Block]:
     lines = []
-    if report.live:
+    if report.snapshot is not None:
         lines.append(_snapshot_line(report))
     if report.signals:
         lines.append("*In the pasted text*")

@@ -90,6 +90,9 @@ def triage(
     if pooler is not None:
         drafts += pooler_drafts(pooler, snapshot, kept, thresholds, cluster, focus_role)
     apply_signals(drafts, kept, snapshot, thresholds, cluster)
+    if snapshot is not None and snapshot.pasted:
+        for d in drafts:
+            d.actions.clear()  # pids and limits from a paste are not to be acted on
     _link_causes(drafts)
     _pooler_facts(drafts, pooler, snapshot)
     drafts.sort(key=_rank)
