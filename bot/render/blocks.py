@@ -228,10 +228,11 @@ def _signal_text(sig: Signal, clean: _Clean) -> str:
         if part
     )
     code = f", SQLSTATE {clean(sig.sqlstate)}" if sig.sqlstate else ""
+    when = f"; {clean(sig.timeline.summary())}" if sig.timeline else ""
     return (
         f"• {sig.kind.value}"
         + (f" ({entity})" if entity else "")
-        + f" ×{sig.count} — first at line {sig.first_line}, {clean(sig.source)}{code}"
+        + f" ×{sig.count} — first at line {sig.first_line}, {clean(sig.source)}{code}{when}"
     )
 
 

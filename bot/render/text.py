@@ -131,4 +131,9 @@ def _signal_line(s: Signal) -> str:
     )
     where = f"first at line {s.first_line}, {s.source}"
     code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
-    return f"{s.kind.value}" + (f" ({entity})" if entity else "") + f" ×{s.count} — {where}{code}"
+    when = f"; {s.timeline.summary()}" if s.timeline else ""
+    return (
+        f"{s.kind.value}"
+        + (f" ({entity})" if entity else "")
+        + f" ×{s.count} — {where}{code}{when}"
+    )
