@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.advice import pools
 from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
@@ -94,6 +95,7 @@ def triage(
         for d in drafts:
             d.actions.clear()  # pids and limits from a paste are not to be acted on
     _link_causes(drafts)
+    pools.advise(drafts, kept, snapshot)
     _pooler_facts(drafts, pooler, snapshot)
     drafts.sort(key=_rank)
     report_notes = list(notes)
