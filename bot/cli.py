@@ -72,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
             )
         p.add_argument("--dsn", help="diagnose this libpq DSN or URI live (no config needed)")
         p.add_argument("--role", metavar="ROLE", help="narrow the report to one role")
+        p.add_argument(
+            "--memory",
+            metavar="SIZE",
+            help="the server machine's memory (e.g. 16GB), to cap a raised max_connections "
+            "(default: clusters.<name>.memory)",
+        )
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument(
             "--playbooks",
@@ -302,6 +308,18 @@ def _playbooks(args: argparse.Namespace) -> PlaybookSet:
     return load_playbooks(args.playbooks)
 
 
+def _memory(args: argparse.Namespace) -> int | None:
+    """--memory in bytes (a size with its unit: 16GB, 512MB)."""
+    if not args.memory:
+        return None
+    from bot.pasted.settings import size_bytes
+
+    size = size_bytes(args.memory.strip(), base=0) if args.memory[-1:].isalpha() else None
+    if not size:
+        raise PgconnError(f"--memory {args.memory}: give a size with its unit, e.g. 16GB")
+    return size
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from bot.pasted import read
 
@@ -323,6 +341,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             playbooks=playbooks,
             focus_role=args.role,
             notes=pasted.notes if pasted else (),
+            memory=_memory(args),
         )
     else:
         from bot.service import analyse
@@ -334,6 +353,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             focus_role=args.role,
             secrets=secrets,
             pasted=pasted,
+            memory=_memory(args),
         )
     _emit(report, args.json, secrets)
     return EXIT_NO_LIVE if cluster and not report.live else EXIT_OK
@@ -345,7 +365,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if not args.cluster and not args.dsn:
         return _fail("diagnose needs a CLUSTER name (with --config) or --dsn DSN")
     cluster, secrets = _target(args, args.cluster)
-    report = analyse([], cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+    report = analyse(
+        [], cluster, _playbooks(args), focus_role=args.role, secrets=secrets, memory=_memory(args)
+    )
     _emit(report, args.json, secrets)
     return EXIT_OK if report.live else EXIT_NO_LIVE
 

@@ -115,6 +115,8 @@ class ClusterConfig:
     approval_ttl_minutes: int = DEFAULT_APPROVAL_TTL_MINUTES
     # The global `triage` settings with this cluster's `triage` overrides applied.
     triage: TriageSettings = field(default_factory=TriageSettings)
+    # The server machine's memory in bytes (`memory: 16GB`): caps a raised max_connections.
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -369,6 +371,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
                 "warnings",
                 "pgbouncer_dsn",
                 "triage",
+                "memory",
                 *_REMEDIATION_KEYS,
             },
         )
@@ -389,6 +392,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             alert_channel=problems.string(body.get("alert_channel"), f"{path}.alert_channel"),
             warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),
             triage=_triage(body.get("triage"), f"{path}.triage", triage, problems),
+            memory=_memory(body.get("memory"), f"{path}.memory", problems),
             **_remediation(body, path, problems),
         )
 
@@ -416,6 +420,21 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
         source=source,
         triage=triage,
     )
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kB|MB|GB|TB)\s*$")
+_SIZE_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _memory(raw: object, path: str, problems: _Collector) -> int | None:
+    """A machine's memory as PostgreSQL writes sizes (`16GB`, `512MB`), in bytes."""
+    if raw is None:
+        return None
+    m = _SIZE.match(raw) if isinstance(raw, str) else None
+    if m is None or float(m[1]) <= 0:
+        problems.add(path, "must be a size with its unit, like 16GB or 512MB")
+        return None
+    return int(float(m[1]) * _SIZE_UNITS[m[2]])
 
 
 def _triage(raw: object, path: str, base: TriageSettings, problems: _Collector) -> TriageSettings:

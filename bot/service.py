@@ -206,11 +206,13 @@ def analyse(
     thresholds: Thresholds | None = None,
     keepers: Keepers | None = None,
     pasted: Pasted | None = None,
+    memory: int | None = None,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
     `keepers`: use (and keep) the process's open diagnostics connections. `thresholds`
     default to the cluster's `triage` settings. `pasted`: tables read from the paste
-    (`bot.pasted.read`), triaged when there is no live snapshot."""
+    (`bot.pasted.read`), triaged when there is no live snapshot. `memory`: the machine's
+    memory in bytes (`--memory`), else the cluster's `memory` setting."""
     if thresholds is None:
         thresholds = cluster_thresholds(cluster) if cluster is not None else DEFAULT_THRESHOLDS
     notes = list(extra_notes)
@@ -245,4 +247,5 @@ def analyse(
         notes=notes,
         thresholds=thresholds,
         pooler=pooler,
+        memory=memory if memory is not None else (cluster.memory if cluster else None),
     )

@@ -21,7 +21,7 @@ from bot.diagnostics.model import (
     Settings,
     Snapshot,
 )
-from bot.pasted.settings import duration_ms
+from bot.pasted.settings import duration_ms, memory_settings
 from bot.pasted.tables import Row, Table
 from bot.signals.model import Signal, SignalKind
 
@@ -246,6 +246,13 @@ def _settings(
         // 1000,
         tcp_keepalives_count=count("tcp_keepalives_count", 0),
         max_wal_senders=count("max_wal_senders", 10),
+        memory=memory_settings(
+            shown.get("shared_buffers"),
+            shown.get("work_mem"),
+            shown.get("maintenance_work_mem"),
+            shown.get("hash_mem_multiplier"),
+            shown.get("autovacuum_max_workers"),
+        ),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.diagnostics.model import MemorySettings
 from bot.pasted.tables import Table
 
 # The settings a Snapshot carries, and the base unit of each duration (ms or s).
@@ -26,6 +27,7 @@ SETTINGS = (
     "work_mem",
     "maintenance_work_mem",
     "hash_mem_multiplier",
+    "autovacuum_max_workers",
     "client_connection_check_interval",
     "transaction_timeout",
 )
@@ -85,3 +87,22 @@ def size_bytes(shown: str | None, base: int = 1024) -> int | None:
     unit = m["unit"]
     scale = _SIZE_B.get(unit) if unit else base
     return None if scale is None else int(float(m["n"]) * scale)
+
+
+def memory_settings(
+    shared_buffers: str | None,
+    work_mem: str | None,
+    maintenance_work_mem: str | None,
+    hash_mem_multiplier: str | None,
+    autovacuum_max_workers: str | None,
+) -> MemorySettings | None:
+    """From the values as SHOW prints them ('128MB', '4MB', '2'); None if one is missing."""
+    sb, wm, mwm = size_bytes(shared_buffers), size_bytes(work_mem), size_bytes(maintenance_work_mem)
+    if sb is None or wm is None or mwm is None:
+        return None
+    try:
+        hash_mult = float(hash_mem_multiplier) if hash_mem_multiplier else 1.0
+        workers = int(autovacuum_max_workers) if autovacuum_max_workers else 3
+    except ValueError:
+        return None
+    return MemorySettings(sb, wm, mwm, hash_mult, workers)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.advice import memory as ceiling
 from bot.advice import pools
 from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
@@ -81,6 +82,7 @@ def triage(
     notes: Sequence[str] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     pooler: PoolerSnapshot | None = None,
+    memory: int | None = None,
 ) -> Report:
     """Rank what is full and why. `focus_role` keeps only that role's findings and evidence
     (server and database findings stay, narrowed to it); `notes` are added to the report's.
@@ -96,6 +98,8 @@ def triage(
             d.actions.clear()  # pids and limits from a paste are not to be acted on
     _link_causes(drafts)
     pools.advise(drafts, kept, snapshot)
+    where = f"clusters.{cluster}.memory or --memory" if cluster else "--memory"
+    ceiling.cap(drafts, snapshot, memory, where)
     _pooler_facts(drafts, pooler, snapshot)
     drafts.sort(key=_rank)
     report_notes = list(notes)
