@@ -342,6 +342,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             focus_role=args.role,
             notes=pasted.notes if pasted else (),
             memory=_memory(args),
+            pooler=pasted.pooler if pasted else None,
         )
     else:
         from bot.service import analyse

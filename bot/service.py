@@ -195,6 +195,21 @@ def _as_live_refusal(signal: Signal) -> Signal:
     )
 
 
+def _use_pasted(pasted: Pasted, no_snapshot: bool, no_pooler: bool) -> list[str]:
+    """The paste's notes, or why its tables were not used: live readings are newer."""
+    unused = [
+        what
+        for what, shown, missing in (
+            ("pg_stat_activity rows", pasted.snapshot, no_snapshot),
+            ("PgBouncer tables", pasted.pooler, no_pooler),
+        )
+        if shown is not None and not missing
+    ]
+    if unused:
+        return [f"The pasted {' and '.join(unused)} were not used: the live readings are newer."]
+    return list(pasted.notes)
+
+
 def analyse(
     found: Sequence[Signal],
     cluster: ClusterConfig | None,
@@ -229,15 +244,9 @@ def analyse(
         notes.extend(live.notes)
         all_signals.extend(live.refusal_signals)
     if pasted is not None:
-        if snapshot is None and pasted.snapshot is not None:
-            snapshot = pasted.snapshot
-            notes.extend(pasted.notes)
-        elif pasted.snapshot is not None:
-            notes.append(
-                "The pasted pg_stat_activity rows were not used: the live snapshot is newer."
-            )
-        else:
-            notes.extend(pasted.notes)
+        notes.extend(_use_pasted(pasted, snapshot is None, pooler is None))
+        snapshot = snapshot or pasted.snapshot
+        pooler = pooler or pasted.pooler
     return triage(
         all_signals,
         snapshot,

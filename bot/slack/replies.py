@@ -159,7 +159,7 @@ def answer_message(ctx: Context, event: Mapping[str, Any], mentioned: bool) -> N
     from_files, refused = _scan_files(ctx, event, thread_ts)
     found.extend(from_files)
     pasted = read_pasted(text, found) if text.strip() else None
-    if not found and (pasted is None or pasted.snapshot is None):
+    if not found and (pasted is None or (pasted.snapshot is None and pasted.pooler is None)):
         if mentioned and not refused:
             ctx.poster.post_quietly(channel, notice(MENTION_HINT), thread_ts)
         return

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from typing import Any
 
 from bot import throwaway
+from tests.bouncer import CONSOLE_USER
 
 # The query a user runs: now() beside the rows, so ages can be measured.
 ACTIVITY = "SELECT now(), * FROM pg_stat_activity WHERE backend_type = 'client backend'"
@@ -48,3 +50,24 @@ def activity(cluster: throwaway.ThrowawayCluster, form: str) -> str:
             "WHERE backend_type = 'client backend') a",
         )
     return psql(cluster, *FORMATS[form], sql=ACTIVITY)
+
+
+def console(b: Any, command: str, *args: str) -> str:
+    """psql's stdout for one command on PgBouncer's admin console, as a user would paste it."""
+    argv = [
+        shutil.which("psql") or "psql",
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(b.port),
+        "-U",
+        CONSOLE_USER,
+        "-d",
+        "pgbouncer",
+        *args,
+        "-c",
+        command,
+    ]
+    env = {**os.environ, "PGPASSWORD": b.console_password}
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
