@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.advice import memory as ceiling
-from bot.advice import pools, reclaim
+from bot.advice import pgbouncer_ini, pools, reclaim
 from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
@@ -99,6 +99,7 @@ def triage(
     _link_causes(drafts)
     pools.advise(drafts, kept, snapshot)
     reclaim.advise(drafts, snapshot, thresholds)
+    pgbouncer_ini.advise(drafts, snapshot, pooler)
     where = f"clusters.{cluster}.memory or --memory" if cluster else "--memory"
     ceiling.cap(drafts, snapshot, memory, where)
     _pooler_facts(drafts, pooler, snapshot)

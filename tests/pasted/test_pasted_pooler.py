@@ -73,6 +73,8 @@ def test_pasted_pools_and_ini_match_the_live_console(
             for c in conns:
                 c.close()
 
+    # With a pooler in front, no pooler configuration is proposed.
+    assert not any(e.startswith("A PgBouncer") for f in live.findings for e in f.evidence)
     for text in (f"{pools}\n{config}", f"{pools}\n{ini}"):
         pasted = read(text, signals.scan(text))
         assert pasted is not None and pasted.pooler is not None
