@@ -232,7 +232,8 @@ def _target(args: argparse.Namespace, name: str | None) -> tuple[ClusterConfig |
     """The cluster to diagnose (from --dsn or the config) and the secrets to mask."""
     if not args.dsn and not name:
         return None, []
-    from bot.config import ADHOC_CLUSTER, ClusterConfig, Config
+    from bot.config import ClusterConfig, Config
+    from bot.names import ADHOC_CLUSTER
 
     if args.dsn and name:
         raise PgconnError("give either a cluster name or --dsn, not both")

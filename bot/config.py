@@ -17,17 +17,11 @@ from typing import Any
 import yaml
 
 from bot.errors import ConfigError, UnknownClusterError
+from bot.names import CLUSTER_NAME
 from bot.redact import dsn_password
 
 _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-# The name of a cluster given on the command line with --dsn: no configured cluster can have
-# it, so advice never names a `pgconn diagnose CLUSTER` that would not run.
-ADHOC_CLUSTER = "the given DSN"
-
-
-def is_configured_name(name: str | None) -> bool:
-    return name is not None and bool(_CLUSTER_NAME.match(name))
+_CLUSTER_NAME = CLUSTER_NAME
 
 
 @dataclass(frozen=True)

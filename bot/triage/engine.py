@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from bot.advice import memory as ceiling
 from bot.advice import pgbouncer_ini, pools, reclaim
-from bot.config import is_configured_name
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
+from bot.names import is_configured_name
 from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 from bot.triage.capacity import database_drafts, role_drafts, server_draft
@@ -87,7 +87,7 @@ def triage(
     """Rank what is full and why. `focus_role` keeps only that role's findings and evidence
     (server and database findings stay, narrowed to it); `notes` are added to the report's.
     `pooler`: what PgBouncer's console showed, when the cluster has one configured."""
-    cluster = cluster or (snapshot.cluster if snapshot else None)
+    cluster = cluster or (snapshot.cluster if snapshot and not snapshot.pasted else None)
     kept = [s for s in signals if focus_role is None or s.role in (None, focus_role)]
     drafts = _live_drafts(snapshot, thresholds, cluster, focus_role) if snapshot else []
     if pooler is not None:
@@ -232,8 +232,7 @@ def _notes(
             else "`pgconn diagnose CLUSTER --config FILE` (or `--dsn DSN`)"
         )
         notes.append(
-            "No live data: values shown as <name> are placeholders, and statements that need "
-            f"them are withheld. {command} fills them in."
+            f"No live data: statements that need live values are withheld. {command} fills them in."
         )
     else:
         notes.extend(snapshot.blind_spots)

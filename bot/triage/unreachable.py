@@ -11,7 +11,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from bot.config import is_configured_name
+from bot.names import is_configured_name
 
 # SQLSTATEs of refusals for lack of connection slots.
 CAPACITY_SQLSTATES = frozenset({"53300"})

@@ -58,7 +58,7 @@ def triage_from_warning(ctx: Context, body: dict[str, Any], reply: replies.Reply
     channel = str(body["container"]["channel_id"])
     thread_ts = str(body["container"]["message_ts"])
     report = replies.report_for(ctx, cluster, str(role) if role else None)
-    ctx.poster.report(channel, report, thread_ts)
+    replies.deliver(ctx, channel, report, thread_ts, reply=reply)
 
 
 def register(app: App, ctx: Context) -> None:

@@ -90,7 +90,8 @@ def _approval_buttons(call: Call) -> dict[str, str]:
     found = {}
     for block in call.blocks:
         for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            found[element["action_id"]] = element["value"]
+            if element["action_id"].startswith("pgconn.approval."):
+                found[element["action_id"]] = element["value"]
     return found
 
 
@@ -198,8 +199,8 @@ def test_terminating_the_leaked_sessions_from_slack(armed: Bot, incident: Incide
     report, request, approval_id = _terminate_request(bot, incident)
     shown = request.shown()
     assert "pg_terminate_backend" in shown
-    for pid in pids:
-        assert f"pid {pid}" in shown
+    # The plain statement names the exact sessions.
+    assert f"WHERE pid IN ({', '.join(str(p) for p in pids)})" in shown
 
     _click(bot, APPROVER, APPROVE_ACTION, approval_id, request, "approve")
     # A double click (or a retried interaction) runs nothing more.
