@@ -20,7 +20,7 @@ from bot.triage.model import ActionKind, Finding, ProposedAction, Report
 from bot.triage.units import human_duration, pg_interval
 
 MAX_LABEL = 75  # Slack's limit for a button's text
-_PLACEHOLDER = re.compile(r"<([^<>:@#!|]{1,40})(?::[^<>]*)?>")
+_PLACEHOLDER = re.compile(r"<([a-z][a-z0-9 _.-]{0,39})(?::[^<>]*)?>")
 
 # Fixes that free slots now come first: raising a limit while a leak holds it only feeds the
 # leak; a timeout prevents the next one.

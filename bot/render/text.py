@@ -149,5 +149,6 @@ def _signal_line(s: Signal) -> str:
     code = f", SQLSTATE {s.sqlstate}" if s.sqlstate else ""
     what = answer.kind_words(s.kind)
     what = what[:1].upper() + what[1:] + (f" ({entity})" if entity else "")
+    times = "once" if s.count == 1 else f"{s.count} times"
     when = f"; {s.timeline.summary()}" if s.timeline else ""
-    return f"{what}, {answer.plural(s.count, 'time')} — {where}{code}{when}"
+    return f"{what}, {times} — {where}{code}{when}"

@@ -39,8 +39,8 @@ _QUEUE_CODES = (
 )
 
 _OUTSIDE_TITLES = {
-    SignalKind.POOLER_CLIENT_LIMIT: "PgBouncer refused new clients",
-    SignalKind.POOLER_WAIT_TIMEOUT: "Clients timed out waiting in PgBouncer for a server",
+    SignalKind.POOLER_CLIENT_LIMIT: "{pooler} refused new clients",
+    SignalKind.POOLER_WAIT_TIMEOUT: "Clients timed out waiting in {pooler} for a server",
     SignalKind.APP_POOL_TIMEOUT: "The application's own connection pool ran dry",
     SignalKind.WALSENDER_LIMIT: "Replication connections exceeded max_wal_senders",
 }
@@ -211,7 +211,7 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
     elif s.kind is SignalKind.SERVER_NOT_READY:
         return _not_ready(seen, server, None)
     else:
-        title = _OUTSIDE_TITLES[s.kind] + (f" ({s.detail})" if s.detail else "")
+        title = _outside_title(s)
     return Draft(
         code=FindingCode(s.kind.value),
         severity=Severity.CRITICAL,
@@ -223,6 +223,26 @@ def _paste_only_draft(seen: Seen, t: Thresholds, cluster: str | None) -> Draft:
         database=s.database,
         pressure=1.0,
     )
+
+
+# How people write the poolers that `Signal.pooler` names.
+_POOLER_NAMES = {
+    "pgbouncer": "PgBouncer",
+    "supavisor": "Supavisor",
+    "pgpool": "Pgpool-II",
+    "odyssey": "Odyssey",
+    "pgcat": "pgcat",
+    "pgdog": "PgDog",
+    "rds_proxy": "RDS Proxy",
+    "neon": "Neon's proxy",
+}
+
+
+def _outside_title(s: Signal) -> str:
+    """`Supavisor refused new clients (…)`: the pooler that refused, by its own name."""
+    pooler = _POOLER_NAMES.get(s.pooler or "pgbouncer", s.pooler or "The pooler")
+    title = _OUTSIDE_TITLES[s.kind].format(pooler=pooler)
+    return title + (f" ({s.detail})" if s.detail else "")
 
 
 def _not_ready(seen: Seen, server: ServerFacts, snapshot: Snapshot | None) -> Draft:
@@ -289,7 +309,7 @@ def _outside_draft(
     seen: Seen, server: ServerFacts, snapshot: Snapshot, refusing: Sequence[Draft] = ()
 ) -> Draft:
     s = seen.first
-    title = _OUTSIDE_TITLES[s.kind] + (f" ({s.detail})" if s.detail else "")
+    title = _outside_title(s)
     if s.kind is SignalKind.WALSENDER_LIMIT:
         return Draft(
             code=FindingCode.WALSENDER_LIMIT,

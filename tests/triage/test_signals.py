@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.render.text import render_text
+from bot.signals import scan
 from bot.signals.model import SignalKind
 from bot.triage import Severity, triage
 from bot.triage.model import Finding, Report
@@ -287,3 +289,24 @@ def test_the_headline_is_the_widest_refusal_and_the_paste_is_answered_first() ->
     )
     report = run([signal("role_limit", role="b_role")], two)
     assert report.findings[0].role == "b_role"
+
+
+def test_a_pooler_other_than_pgbouncer_is_named_and_gets_its_own_advice() -> None:
+
+    (sig,) = scan("FATAL:  Max client connections reached (EMAXCONNCLIENT)\n")
+    assert sig.pooler == "supavisor"
+    report = run([sig])
+    (f,) = report.findings
+    assert f.title.startswith("Supavisor refused new clients")
+    text = render_text(report)
+    assert "pool_size" in text
+    assert "PgBouncer's admin console" not in text and "PgBouncer refused" not in text
+
+
+def test_a_pgbouncer_refusal_keeps_pgbouncers_advice() -> None:
+
+    (sig,) = scan("FATAL: no more connections allowed (max_client_conn)\n")
+    report = run([sig])
+    (f,) = report.findings
+    assert f.title.startswith("PgBouncer refused new clients")
+    assert "PgBouncer's admin console" in " ".join(render_text(report).split())
