@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
             )
         p.add_argument("--dsn", help="diagnose this libpq DSN or URI live (no config needed)")
         p.add_argument("--role", metavar="ROLE", help="narrow the report to one role")
+        p.add_argument(
+            "--memory",
+            metavar="SIZE",
+            help="the server machine's memory (e.g. 16GB), to cap a raised max_connections "
+            "(default: clusters.<name>.memory)",
+        )
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument(
             "--playbooks",
@@ -283,15 +289,29 @@ def _progress_printer(total: int) -> Callable[[int], None] | None:
     return show
 
 
-def _read_signals(source: str) -> list[Signal]:
+# A paste read whole for its tables (pg_stat_activity rows, settings); larger files are logs.
+_PASTE_BYTES = 8 * 1024 * 1024
+
+
+def _read_signals(source: str) -> tuple[list[Signal], str | None]:
+    """The signals, and the text itself when it is small enough to hold pasted tables."""
     if source == "-":
         if sys.stdin.isatty():
             print("pgconn: reading standard input; paste the error, then Ctrl-D", file=sys.stderr)
-        return signals.scan(sys.stdin.buffer.read())
+        data = sys.stdin.buffer.read()
+        text = data.decode("utf-8", "replace") if len(data) <= _PASTE_BYTES else None
+        return signals.scan(data), text
     path = Path(source)
     if not path.is_file():
         raise PgconnError(f"{source}: no such file")
-    return signals.scan_file(path, progress=_progress_printer(path.stat().st_size))
+    size = path.stat().st_size
+    found = signals.scan_file(path, progress=_progress_printer(size))
+    text = None
+    if size <= _PASTE_BYTES:
+        data = path.read_bytes()
+        if not data.startswith(b"\x1f\x8b"):  # gzip: a log, not a paste
+            text = data.decode("utf-8", "replace")
+    return found, text
 
 
 def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
@@ -312,9 +332,24 @@ def _playbooks(args: argparse.Namespace) -> PlaybookSet:
     return load_playbooks(args.playbooks)
 
 
+def _memory(args: argparse.Namespace) -> int | None:
+    """--memory in bytes (a size with its unit: 16GB, 512MB)."""
+    if not args.memory:
+        return None
+    from bot.pasted.settings import size_bytes
+
+    size = size_bytes(args.memory.strip(), base=0) if args.memory[-1:].isalpha() else None
+    if not size:
+        raise PgconnError(f"--memory {args.memory}: give a size with its unit, e.g. 16GB")
+    return size
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
+    from bot.pasted import read
+
     cluster, secrets = _target(args, args.cluster)
-    found = _read_signals(args.file)
+    found, text = _read_signals(args.file)
+    pasted = read(text, found) if text is not None else None
     if cluster is None:
         # Text only: what `analyse` does without a cluster, without importing the live side
         # (psycopg, diagnostics, metrics) it would not use.
@@ -323,11 +358,28 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         # One-shot: compile only the playbooks the findings use (check-config checks all).
         playbooks = load_playbooks_lazily(args.playbooks)
-        report = triage(found, None, cluster=None, playbooks=playbooks, focus_role=args.role)
+        report = triage(
+            found,
+            pasted.snapshot if pasted else None,
+            cluster=None,
+            playbooks=playbooks,
+            focus_role=args.role,
+            notes=pasted.notes if pasted else (),
+            memory=_memory(args),
+            pooler=pasted.pooler if pasted else None,
+        )
     else:
         from bot.service import analyse
 
-        report = analyse(found, cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+        report = analyse(
+            found,
+            cluster,
+            _playbooks(args),
+            focus_role=args.role,
+            secrets=secrets,
+            pasted=pasted,
+            memory=_memory(args),
+        )
     _emit(report, args.json, secrets)
     return EXIT_NO_LIVE if cluster and not report.live else EXIT_OK
 
@@ -338,7 +390,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if not args.cluster and not args.dsn:
         return _fail("diagnose needs a CLUSTER name (with --config) or --dsn DSN")
     cluster, secrets = _target(args, args.cluster)
-    report = analyse([], cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+    report = analyse(
+        [], cluster, _playbooks(args), focus_role=args.role, secrets=secrets, memory=_memory(args)
+    )
     _emit(report, args.json, secrets)
     return EXIT_OK if report.live else EXIT_NO_LIVE
 

@@ -111,6 +111,8 @@ class ClusterConfig:
     triage: TriageSettings = field(default_factory=TriageSettings)
     # `alert_labels`: (label, glob) pairs that all hold for an alert about this cluster.
     alert_labels: tuple[tuple[str, str], ...] = ()
+    # The server machine's memory in bytes (`memory: 16GB`): caps a raised max_connections.
+    memory: int | None = None
 
 
 @dataclass(frozen=True)
@@ -372,6 +374,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
                 "pgbouncer_dsn",
                 "triage",
                 "alert_labels",
+                "memory",
                 *_REMEDIATION_KEYS,
             },
         )
@@ -393,6 +396,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),
             triage=_triage(body.get("triage"), f"{path}.triage", triage, problems),
             alert_labels=_alert_labels(body.get("alert_labels"), f"{path}.alert_labels", problems),
+            memory=_memory(body.get("memory"), f"{path}.memory", problems),
             **_remediation(body, path, problems),
         )
 
@@ -442,6 +446,21 @@ def _alert_labels(raw: object, path: str, problems: _Collector) -> tuple[tuple[s
         if pattern is not None:
             pairs.append((str(key), pattern))
     return tuple(pairs)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(kB|MB|GB|TB)\s*$")
+_SIZE_UNITS = {"kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _memory(raw: object, path: str, problems: _Collector) -> int | None:
+    """A machine's memory as PostgreSQL writes sizes (`16GB`, `512MB`), in bytes."""
+    if raw is None:
+        return None
+    m = _SIZE.match(raw) if isinstance(raw, str) else None
+    if m is None or float(m[1]) <= 0:
+        problems.add(path, "must be a size with its unit, like 16GB or 512MB")
+        return None
+    return int(float(m[1]) * _SIZE_UNITS[m[2]])
 
 
 def _triage(raw: object, path: str, base: TriageSettings, problems: _Collector) -> TriageSettings:

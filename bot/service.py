@@ -29,6 +29,7 @@ from bot.diagnostics.model import Snapshot
 from bot.diagnostics.snapshot import take_snapshot
 from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
 from bot.observability import metrics
+from bot.pasted import Pasted
 from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_for_dsn
@@ -194,6 +195,21 @@ def _as_live_refusal(signal: Signal) -> Signal:
     )
 
 
+def _use_pasted(pasted: Pasted, no_snapshot: bool, no_pooler: bool) -> list[str]:
+    """The paste's notes, or why its tables were not used: live readings are newer."""
+    unused = [
+        what
+        for what, shown, missing in (
+            ("pg_stat_activity rows", pasted.snapshot, no_snapshot),
+            ("PgBouncer tables", pasted.pooler, no_pooler),
+        )
+        if shown is not None and not missing
+    ]
+    if unused:
+        return [f"The pasted {' and '.join(unused)} were not used: the live readings are newer."]
+    return list(pasted.notes)
+
+
 def analyse(
     found: Sequence[Signal],
     cluster: ClusterConfig | None,
@@ -204,10 +220,14 @@ def analyse(
     extra_notes: Sequence[str] = (),
     thresholds: Thresholds | None = None,
     keepers: Keepers | None = None,
+    pasted: Pasted | None = None,
+    memory: int | None = None,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
     `keepers`: use (and keep) the process's open diagnostics connections. `thresholds`
-    default to the cluster's `triage` settings."""
+    default to the cluster's `triage` settings. `pasted`: tables read from the paste
+    (`bot.pasted.read`), triaged when there is no live snapshot. `memory`: the machine's
+    memory in bytes (`--memory`), else the cluster's `memory` setting."""
     if thresholds is None:
         thresholds = cluster_thresholds(cluster) if cluster is not None else DEFAULT_THRESHOLDS
     notes = list(extra_notes)
@@ -223,6 +243,10 @@ def analyse(
         pooler = live.pooler
         notes.extend(live.notes)
         all_signals.extend(live.refusal_signals)
+    if pasted is not None:
+        notes.extend(_use_pasted(pasted, snapshot is None, pooler is None))
+        snapshot = snapshot or pasted.snapshot
+        pooler = pooler or pasted.pooler
     return triage(
         all_signals,
         snapshot,
@@ -232,4 +256,5 @@ def analyse(
         notes=notes,
         thresholds=thresholds,
         pooler=pooler,
+        memory=memory if memory is not None else (cluster.memory if cluster else None),
     )

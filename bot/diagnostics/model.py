@@ -9,6 +9,18 @@ from bot.headroom import Headroom, Scope
 
 
 @dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """shared_buffers, work_mem and maintenance_work_mem in bytes, hash_mem_multiplier, and
+    autovacuum_max_workers (each may run maintenance_work_mem at once)."""
+
+    shared_buffers: int
+    work_mem: int
+    maintenance_work_mem: int
+    hash_mem_multiplier: float
+    autovacuum_max_workers: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Server settings that matter for connection exhaustion. Durations in milliseconds; 0 = off.
 
@@ -25,6 +37,8 @@ class Settings:
     tcp_keepalives_interval_s: int
     tcp_keepalives_count: int
     max_wal_senders: int
+    # Memory a backend may use (bytes), for the ceiling of max_connections; None: not read.
+    memory: MemorySettings | None = None
 
     @property
     def ordinary_slots(self) -> int:
@@ -129,6 +143,8 @@ class Snapshot:
     # Read only when a pooler is configured (empty otherwise).
     session_features: tuple[SessionFeature, ...] = ()
     own_sessions: tuple[tuple[str | None, str | None], ...] | None = None
+    # Built from pasted rows (their psql/CSV/JSON form), not read live: no action may target it.
+    pasted: str | None = None
 
     @property
     def own(self) -> tuple[tuple[str | None, str | None], ...]:

@@ -29,6 +29,7 @@ from bot.diagnostics.model import (
     Snapshot,
 )
 from bot.errors import DiagnosticsError
+from bot.pasted.settings import memory_settings
 
 # settings comes first: it must read the server's statement_timeout before the batch sets its own.
 BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessions")
@@ -142,6 +143,13 @@ def _settings(row: Any) -> Settings:
         tcp_keepalives_interval_s=seconds(row.tcp_keepalives_interval),
         tcp_keepalives_count=count(row.tcp_keepalives_count),
         max_wal_senders=count(row.max_wal_senders),
+        memory=memory_settings(
+            getattr(row, "shared_buffers", None),
+            getattr(row, "work_mem", None),
+            getattr(row, "maintenance_work_mem", None),
+            getattr(row, "hash_mem_multiplier", None),
+            getattr(row, "autovacuum_max_workers", None),
+        ),
     )
 
 

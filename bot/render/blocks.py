@@ -186,9 +186,11 @@ def _live_line(report: Report, full: answer.Fullness | None) -> str:
     snap = report.snapshot
     if snap is None:
         return ":warning: No live data"
+    # A snapshot built from a pasted table: say so, and how old it is.
+    pasted = f"From your paste, as of {snap.taken_at:%H:%M %Z}".rstrip() if snap.pasted else ""
     if full is not None and full.kind == "server":
-        return ""
-    return "Server slots: " + snap.server_headroom().figures()
+        return pasted
+    return (pasted + " · " if pasted else "") + "Server slots: " + snap.server_headroom().figures()
 
 
 def _fix_button(
@@ -404,6 +406,7 @@ def _evidence(report: Report, clean: _Clean) -> list[list[Block]]:
         lines = ["*In your paste*"]
         lines.extend(
             f"• `{clean(answer.paste_excerpt(s))}`, {clean(answer.paste_quote(s))}"
+            + (f"; {clean(s.timeline.summary())}" if s.timeline else "")
             for s in report.signals
         )
         groups.append(sections("\n".join(lines)))

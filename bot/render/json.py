@@ -81,6 +81,7 @@ def signal_to_dict(s: Signal) -> dict[str, object]:
         "excerpt": s.excerpt,
         "detail": s.detail,
         "pooler": s.pooler,
+        "timeline": s.timeline.as_dict() if s.timeline else None,
     }
 
 

@@ -82,6 +82,11 @@ def _context_line(report: Report) -> str:
     cluster = f"cluster {report.cluster}" if report.cluster else "no cluster named"
     if s is None:
         return f"{cluster} · no live data"
+    if s.pasted:
+        return (
+            f"no live data · from the pasted pg_stat_activity ({s.pasted}) as of "
+            f"{s.taken_at:%Y-%m-%d %H:%M:%S %Z} · server slots: {s.server_headroom().figures()}"
+        )
     return (
         f"{cluster} · PostgreSQL {s.server_version} · snapshot at "
         f"{s.taken_at:%Y-%m-%d %H:%M:%S %Z} by {s.monitoring_role} · server slots: "
@@ -145,4 +150,5 @@ def _signal_line(s: Signal) -> str:
     what = answer.kind_words(s.kind)
     what = what[:1].upper() + what[1:] + (f" ({entity})" if entity else "")
     times = "once" if s.count == 1 else f"{s.count} times"
-    return f"{what}, {times} — {where}{code}"
+    when = f"; {s.timeline.summary()}" if s.timeline else ""
+    return f"{what}, {times} — {where}{code}{when}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.signals.timeline import Timeline
+
 
 class SignalKind(StrEnum):
     """Stable identifiers: they appear in JSON output and select playbooks."""
@@ -55,3 +57,5 @@ class Signal:
     excerpt: str = ""
     detail: str | None = None
     pooler: str | None = None
+    # When the occurrences happened, from the log's timestamps (None: no line had one).
+    timeline: Timeline | None = None

@@ -23,6 +23,7 @@ from bot.signals.parse import (
     parse_line,
 )
 from bot.signals.prefilter import Prefilter
+from bot.signals.timeline import Clock
 
 EXCERPT_CHARS = 300
 
@@ -44,6 +45,7 @@ class _Tally:
     source: str
     last_line: int
     last_at: int
+    clock: Clock
     count: int = 1
 
 
@@ -70,14 +72,17 @@ class Tally:
         `since` and the end of this line (see `parse.chain_marker`)."""
         t = self._by_key.get(hit.key)
         if t is None:
+            clock = Clock()
+            clock.add(line)
             self._by_key[hit.key] = _Tally(
-                hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no, at
+                hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no, at, clock
             )
             return
         gap = line_no - t.last_line
         marker = chain(t.last_at) if chain is not None and 0 < gap <= CHAIN_REACH else None
         if marker is None:
             t.count += 1
+            t.clock.add(line)
         elif marker:
             t.source = hit.source  # Python prints the outer exception last
         t.last_line, t.last_at = line_no, at
@@ -95,6 +100,7 @@ class Tally:
                 excerpt=t.excerpt,
                 detail=t.first.detail,
                 pooler=t.first.pooler,
+                timeline=t.clock.timeline(),
             )
             for t in self._by_key.values()
         ]

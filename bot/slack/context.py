@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.config import Config
 from bot.diagnostics.keeper import Keepers
+from bot.pasted import Pasted
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
 from bot.render.blocks import Message, escape, notice
@@ -53,6 +54,7 @@ class PendingPaste:
     found: tuple[Signal, ...]
     channel: str
     thread_ts: str
+    pasted: Pasted | None = None
 
 
 @dataclass

@@ -18,6 +18,8 @@ from typing import Any
 
 from bot import signals
 from bot.config import ClusterConfig
+from bot.pasted import Pasted
+from bot.pasted import read as read_pasted
 from bot.redact import redact_text
 from bot.render import answer
 from bot.render.answer import plural
@@ -60,6 +62,7 @@ def _report(
     cluster: ClusterConfig | None,
     role: str | None = None,
     notes: Sequence[str] = (),
+    pasted: Pasted | None = None,
 ) -> Report:
     return analyse(
         found,
@@ -69,6 +72,7 @@ def _report(
         secrets=ctx.secrets,
         extra_notes=notes,
         keepers=ctx.keepers,
+        pasted=pasted,
     )
 
 
@@ -299,14 +303,16 @@ def answer_message(ctx: Context, event: Mapping[str, Any], mentioned: bool) -> N
     found = signals.scan(text) if text.strip() else []
     from_files, refused = _scan_files(ctx, event, thread_ts)
     found.extend(from_files)
-    if not found:
+    pasted = read_pasted(text, found) if text.strip() else None
+    if not found and (pasted is None or (pasted.snapshot is None and pasted.pooler is None)):
         if mentioned and not refused:
             ctx.poster.post_quietly(channel, notice(MENTION_HINT), thread_ts)
         return
     keys = ctx.channel_keys(channel)
     bound = ctx.clusters_here(keys)
     if len(bound) == 1:
-        deliver(ctx, channel, _report(ctx, found, ctx.config.cluster(bound[0])), thread_ts)
+        cluster = ctx.config.cluster(bound[0])
+        deliver(ctx, channel, _report(ctx, found, cluster, pasted=pasted), thread_ts)
         return
     usable = ctx.usable_here(keys)
     if not usable:
@@ -314,10 +320,10 @@ def answer_message(ctx: Context, event: Mapping[str, Any], mentioned: bool) -> N
             "No cluster may be used from this channel (`clusters.<name>.channels` in the "
             "config), so this advice comes from the text alone."
         )
-        deliver(ctx, channel, _report(ctx, found, None, notes=[note]), thread_ts)
+        deliver(ctx, channel, _report(ctx, found, None, notes=[note], pasted=pasted), thread_ts)
         return
     token = secrets.token_urlsafe(9)
-    ctx.pickers.put_new(token, PendingPaste(tuple(found), channel, thread_ts))
+    ctx.pickers.put_new(token, PendingPaste(tuple(found), channel, thread_ts, pasted))
     ctx.poster.post(channel, cluster_picker(found, usable, token, ctx.secrets), thread_ts)
 
 
@@ -332,4 +338,5 @@ def answer_pick(
                 pending.channel, picker_ts, notice(f"<@{escape(user)}> chose {chosen}.")
             )
     config = ctx.config.cluster(cluster) if cluster else None
-    deliver(ctx, pending.channel, _report(ctx, pending.found, config), pending.thread_ts)
+    report = _report(ctx, pending.found, config, pasted=pending.pasted)
+    deliver(ctx, pending.channel, report, pending.thread_ts)

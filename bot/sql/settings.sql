@@ -11,4 +11,10 @@ SELECT current_setting('max_connections', true) AS max_connections,
        current_setting('tcp_keepalives_idle', true) AS tcp_keepalives_idle,
        current_setting('tcp_keepalives_interval', true) AS tcp_keepalives_interval,
        current_setting('tcp_keepalives_count', true) AS tcp_keepalives_count,
-       current_setting('max_wal_senders', true) AS max_wal_senders
+       current_setting('max_wal_senders', true) AS max_wal_senders,
+       -- What each backend may use, for the memory ceiling of max_connections.
+       current_setting('shared_buffers', true) AS shared_buffers,
+       current_setting('work_mem', true) AS work_mem,
+       current_setting('maintenance_work_mem', true) AS maintenance_work_mem,
+       current_setting('hash_mem_multiplier', true) AS hash_mem_multiplier,
+       current_setting('autovacuum_max_workers', true) AS autovacuum_max_workers

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.advice import memory as ceiling
+from bot.advice import pgbouncer_ini, pools, reclaim
 from bot.errors import PlaybookError
 from bot.names import is_configured_name
 from bot.signals.model import Signal
@@ -26,8 +28,6 @@ from bot.triage.thresholds import DEFAULT_THRESHOLDS, Thresholds
 if TYPE_CHECKING:
     from bot.diagnostics.model import Snapshot
     from bot.pgbouncer.model import PoolerSnapshot
-
-if TYPE_CHECKING:
     from bot.playbooks import PlaybookSet
 
 # Among equally severe and equally full findings: the limit first, then what fills it.
@@ -83,17 +83,26 @@ def triage(
     notes: Sequence[str] = (),
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     pooler: PoolerSnapshot | None = None,
+    memory: int | None = None,
 ) -> Report:
     """Rank what is full and why. `focus_role` keeps only that role's findings and evidence
     (server and database findings stay, narrowed to it); `notes` are added to the report's.
     `pooler`: what PgBouncer's console showed, when the cluster has one configured."""
-    cluster = cluster or (snapshot.cluster if snapshot else None)
+    cluster = cluster or (snapshot.cluster if snapshot and not snapshot.pasted else None)
     kept = [s for s in signals if focus_role is None or s.role in (None, focus_role)]
     drafts = _live_drafts(snapshot, thresholds, cluster, focus_role) if snapshot else []
     if pooler is not None:
         drafts += pooler_drafts(pooler, snapshot, kept, thresholds, cluster, focus_role)
     apply_signals(drafts, kept, snapshot, thresholds, cluster)
+    if snapshot is not None and snapshot.pasted:
+        for d in drafts:
+            d.actions.clear()  # pids and limits from a paste are not to be acted on
     _link_causes(drafts)
+    pools.advise(drafts, kept, snapshot)
+    reclaim.advise(drafts, snapshot, thresholds)
+    pgbouncer_ini.advise(drafts, snapshot, pooler)
+    where = f"clusters.{cluster}.memory or --memory" if cluster else "--memory"
+    ceiling.cap(drafts, snapshot, memory, where)
     _pooler_facts(drafts, pooler, snapshot)
     drafts.sort(key=_rank)
     report_notes = list(notes)

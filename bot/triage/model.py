@@ -101,4 +101,4 @@ class Report:
 
     @property
     def live(self) -> bool:
-        return self.snapshot is not None
+        return self.snapshot is not None and self.snapshot.pasted is None

@@ -11,6 +11,7 @@ from bot.triage.model import Report
 from tests.factories import NOW, repo_playbooks, sessions, signal, snapshot
 
 SIGNAL_KEYS = {
+    "timeline",
     "kind",
     "role",
     "database",
@@ -91,6 +92,7 @@ def test_signals_have_the_documented_keys() -> None:
         "excerpt": "too many connections",
         "detail": None,
         "pooler": None,
+        "timeline": None,
     }
 
 
