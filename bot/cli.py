@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from bot import __version__, signals
 from bot.errors import PgconnError
 from bot.redact import redact_text
+from bot.words import plural
 
 # Each command imports what it needs when it runs: `explain` of a paste must not pay for
 # psycopg, the Slack stack or the configuration loader before reading a byte.
@@ -413,8 +414,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config = _config(args.config)
     playbooks = load_playbooks(args.playbooks)
     print(
-        f"{config.source}: OK, {len(config.clusters)} cluster(s): "
-        f"{', '.join(sorted(config.clusters))}; {len(playbooks)} playbook(s)"
+        f"{config.source}: OK, {plural(len(config.clusters), 'cluster')}: "
+        f"{', '.join(sorted(config.clusters))}; {plural(len(playbooks), 'playbook')}"
     )
     return EXIT_OK
 

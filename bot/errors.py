@@ -6,6 +6,8 @@ shown through `bot.redact.redact_dsn`, never as given.
 
 from __future__ import annotations
 
+from bot.words import plural
+
 
 class PgconnError(Exception):
     """Base of every error pgconn raises on purpose."""
@@ -22,7 +24,7 @@ class ConfigError(PgconnError):
         self.problems = problems
         self.source = source
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{source}: {len(problems)} problem(s):\n{lines}")
+        super().__init__(f"{source}: {plural(len(problems), 'problem')}:\n{lines}")
 
 
 class UnknownClusterError(PgconnError):

@@ -127,7 +127,7 @@ def test_unknown_cluster(cluster, tmp_path, capsys, monkeypatch):
 def test_check_config_ok(cluster, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PGCONN_TEST_PW", "x")
     assert main(["check-config", "--config", str(_config(tmp_path, cluster))]) == EXIT_OK
-    assert "OK, 1 cluster(s): main" in capsys.readouterr().out
+    assert "OK, 1 cluster: main" in capsys.readouterr().out
 
 
 def test_console_script_help():

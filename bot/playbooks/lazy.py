@@ -20,6 +20,7 @@ from bot.errors import PlaybookError
 from bot.playbooks.loader import _YAML_LOADER, DEFAULT_DIRECTORY, _FileLoader, load_playbooks
 from bot.playbooks.model import Playbook, PlaybookSet
 from bot.triage.codes import FindingCode
+from bot.words import plural
 
 
 class LazyPlaybookSet(PlaybookSet):
@@ -76,7 +77,7 @@ class LazyPlaybookSet(PlaybookSet):
             playbook = _FileLoader(path, problems).load()
             if problems or playbook is None:
                 lines = "\n".join(f"  - {p}" for p in problems)
-                raise PlaybookError(f"{len(problems)} problem(s) in playbooks:\n{lines}")
+                raise PlaybookError(f"{plural(len(problems), 'problem')} in playbooks:\n{lines}")
             self._read[path] = playbook
         return self._read[path]
 

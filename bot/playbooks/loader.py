@@ -23,6 +23,7 @@ from bot.playbooks.model import Playbook, PlaybookSet, SqlTemplate
 from bot.playbooks.templating import SQL, TEXT, unsafe_outputs
 from bot.triage.codes import FindingCode
 from bot.triage.facts import variables
+from bot.words import plural
 
 # The wheel ships the repository's top-level playbooks/ as this package (see pyproject.toml).
 PACKAGE = "bot._playbooks"
@@ -80,7 +81,7 @@ def load_playbooks(directory: Path | None = None) -> PlaybookSet:
             seen_codes.setdefault(code, p.path)
     if problems:
         lines = "\n".join(f"  - {p}" for p in problems)
-        raise PlaybookError(f"{len(problems)} problem(s) in playbooks:\n{lines}")
+        raise PlaybookError(f"{plural(len(problems), 'problem')} in playbooks:\n{lines}")
     return PlaybookSet(playbooks)
 
 

@@ -18,6 +18,7 @@ from bot.diagnostics.model import Session, Snapshot
 from bot.signals.model import Signal, SignalKind
 from bot.triage.model import ActionKind, Finding, ProposedAction, Report
 from bot.triage.units import human_duration, pg_interval
+from bot.words import plural as plural  # re-exported: renderers count with it
 
 MAX_LABEL = 75  # Slack's limit for a button's text
 _PLACEHOLDER = re.compile(r"<([a-z][a-z0-9 _.-]{0,39})(?::[^<>]*)?>")
@@ -44,11 +45,6 @@ _KIND_WORDS = {
     SignalKind.APP_POOL_TIMEOUT: "an application pool timeout",
     SignalKind.SERVER_NOT_READY: "a server not accepting connections yet",
 }
-
-
-def plural(n: int, one: str, many: str | None = None) -> str:
-    """`1 session`, `5 sessions`."""
-    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 _COUNTED = re.compile(r"\b(\d+)(\D{0,40}?)\b([A-Za-z]+)\(s\)")
