@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.diagnostics.connection import connect_readonly
+from bot.diagnostics.deadline import bounded
 from bot.diagnostics.keeper import Backoff, Keeper, Keepers
 from bot.diagnostics.model import Snapshot
 from bot.diagnostics.snapshot import take_snapshot
@@ -29,5 +30,5 @@ def diagnose(
 ) -> Snapshot:
     """Connect, take one snapshot, disconnect. Raises CannotConnectError or DiagnosticsError.
     `pooled`: the cluster sits behind a pooler; also read the session state it would leak."""
-    with connect_readonly(dsn, secrets=secrets) as conn:
+    with connect_readonly(dsn, secrets=secrets) as conn, bounded(conn, what=cluster):
         return take_snapshot(conn, cluster, pooled=pooled)

@@ -37,7 +37,8 @@ from psycopg.pq import ConnStatus, TransactionStatus
 
 from bot.config import ClusterConfig
 from bot.diagnostics.connection import connect_readonly
-from bot.errors import DiagnosticsError
+from bot.diagnostics.deadline import GRACE_S, QUERY_S, bounded
+from bot.errors import DeadlineError, DiagnosticsError
 from bot.redact import redact_text
 
 log = logging.getLogger("pgconn.keeper")
@@ -111,8 +112,14 @@ class Keeper:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rnd: Callable[[], float] = random.random,
+        deadline_s: float = QUERY_S,
+        server: str | None = None,
+        frozen_hold_s: float = 15.0,
     ) -> None:
         self.name = name
+        self.server = server or name
+        self.deadline_s = deadline_s
+        self._frozen_hold_s = frozen_hold_s
         self._connect = connect
         self._ping = ping
         self._backoff = backoff or Backoff()
@@ -126,6 +133,7 @@ class Keeper:
         self._conn: Connection | None = None
         self._opened_at: datetime | None = None
         self._last_used = 0.0
+        self._busy_since = 0.0
         self._failures = 0
         self._next_attempt = 0.0
         self._last_error: DiagnosticsError | None = None
@@ -137,17 +145,20 @@ class Keeper:
     def use(self, work: Callable[[Connection], T]) -> Use[T]:
         """Run `work` on the kept connection (opened if needed). Raises what `work` raises, or
         the connect error (CannotConnectError, PoolerError) when no connection can be had."""
-        if not self._lock.acquire(timeout=self.wait_s):
+        if not self._lock.acquire(timeout=self.wait_s) and not self._outwait_stalled_use():
             log.info(
                 "%s: kept connection busy for %.0f s; using a one-off one", self.name, self.wait_s
             )
             return self._one_off(work)
+        self._busy_since = self._clock()
         try:
             if self._closed:
                 return self._one_off(work)
             conn, kept = self._ready()
             try:
-                value = work(conn)
+                value = self._bounded(conn, work)
+            except DeadlineError:
+                raise
             except Exception:
                 if not kept or not (conn.closed or conn.broken):
                     raise
@@ -155,10 +166,11 @@ class Keeper:
                 log.info("%s: kept connection lost; reconnecting once", self.name)
                 self._drop()
                 conn, kept = self._open(), False
-                value = work(conn)
+                value = self._bounded(conn, work)
             self._last_used = self._clock()
             return Use(value, kept, self._opened_at or datetime.now(UTC))
         finally:
+            self._busy_since = 0.0
             self._lock.release()
 
     def warm(self) -> bool:
@@ -196,9 +208,9 @@ class Keeper:
                 return
             if self._clock() - self._last_used >= self._keepalive():
                 try:
-                    conn.execute(self._ping)
+                    self._bounded(conn, lambda c: c.execute(self._ping))
                     self._last_used = self._clock()
-                except psycopg.Error:
+                except (psycopg.Error, DiagnosticsError):
                     self._drop()
         finally:
             self._lock.release()
@@ -260,6 +272,31 @@ class Keeper:
         self.server_version = conn.info.server_version
         return conn
 
+    def _outwait_stalled_use(self) -> bool:
+        """The use ahead has had no answer for half its deadline: a new connection to the same
+        server would most likely wait as long, so wait for the watchdog to settle that use
+        instead (the answer it leaves behind is then given at once). True with the lock."""
+        busy_since = self._busy_since
+        if not busy_since or self._clock() - busy_since < self.deadline_s / 2:
+            return False
+        left = busy_since + self.deadline_s + 2 * GRACE_S - self._clock()
+        return self._lock.acquire(timeout=max(left, 0.1))
+
+    def _bounded(self, conn: Connection, work: Callable[[Connection], T]) -> T:
+        """`work` within the deadline. A server that did not answer is not asked again for a
+        while: the next uses get the same answer at once instead of each waiting it out."""
+        try:
+            with bounded(conn, self.deadline_s, what=self.server):
+                return work(conn)
+        except DeadlineError as exc:
+            log.warning("%s: %s; connection abandoned", self.name, exc)
+            if conn is self._conn:
+                self._drop()
+            self._failures += 1
+            self._next_attempt = self._clock() + self._frozen_hold_s
+            self._last_error = exc
+            raise
+
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         self._opened_at = None
@@ -269,7 +306,7 @@ class Keeper:
 
     def _one_off(self, work: Callable[[Connection], T]) -> Use[T]:
         opened = datetime.now(UTC)
-        with self._connect() as conn:
+        with self._connect() as conn, bounded(conn, self.deadline_s, what=self.server):
             return Use(work(conn), False, opened)
 
 
@@ -308,6 +345,7 @@ class Keepers:
                 backoff=self._backoff,
                 wait_s=self._wait_s,
                 keepalive_s=self._keepalive_s,
+                server=cluster.name,
             ),
         )
 

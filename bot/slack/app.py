@@ -202,9 +202,8 @@ def serve(
             server.start()
             wait = stopping.wait
         if health_port is not None:
-            health = HealthServer(
-                health_port, {"slack": alive, "store": ctx.store_healthy}, host=host
-            ).start()
+            checks = {"slack": alive, "store": ctx.store_healthy, "workers": ctx.workers_healthy}
+            health = HealthServer(health_port, checks, host=host).start()
             log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
         watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
         _on_signals(stopping)

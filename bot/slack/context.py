@@ -22,6 +22,7 @@ from bot.render.blocks import Message, escape, notice
 from bot.signals.model import Signal
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
+from bot.slots import Slots
 from bot.store import Store, open_store
 
 log = logging.getLogger("pgconn.slack")
@@ -35,6 +36,10 @@ class Tuning:
     # the GIL for milliseconds at a time (libpq's SCRAM, building the report), and every busy
     # worker delays the acks of the requests arriving meanwhile (bench/bench_slack.py).
     workers: int = 2
+    # Threads for jobs: most of a job's life is spent waiting on a server or on Slack, which
+    # takes no slot (bot/slots.py), so a frozen cluster holds one of these, not a worker.
+    job_threads: int = 32
+    stuck_after_s: float = 60.0  # a job running longer is stuck: readiness says so
     probe_workers: int = 4  # clusters diagnosed at once by `/pgconn list`
     progress_after_s: float = 3.0  # a scan shorter than this shows no progress message
     progress_every_s: float = 3.0  # and a longer one updates it at most this often
@@ -60,7 +65,10 @@ class Context:
     def __post_init__(self) -> None:
         self.secrets = self.config.secrets()
         self.poster = Poster(self.client, self.secrets)
-        self.jobs = ThreadPoolExecutor(self.tuning.workers, thread_name_prefix="pgconn-job")
+        self.slots = Slots(self.tuning.workers)
+        self.jobs = ThreadPoolExecutor(
+            max(self.tuning.job_threads, self.tuning.workers), thread_name_prefix="pgconn-job"
+        )
         self.probes = ThreadPoolExecutor(
             self.tuning.probe_workers, thread_name_prefix="pgconn-probe"
         )
@@ -93,6 +101,10 @@ class Context:
             store = self._store
         return store is None or store.healthy()
 
+    def workers_healthy(self) -> bool:
+        """No job has been running past every deadline it could meet."""
+        return self.slots.stuck(self.tuning.stuck_after_s) == 0
+
     def on_close(self, closer: Callable[[], None]) -> None:
         """Run `closer` when the context closes (listeners' own threads and stores)."""
         self._closers.append(closer)
@@ -109,7 +121,8 @@ class Context:
 
         def run() -> None:
             try:
-                fn(*args)
+                with self.slots.held():
+                    fn(*args)
             except Exception as exc:
                 reason = self.log_failure(what, exc)
                 if tell is not None:
