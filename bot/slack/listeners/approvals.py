@@ -28,12 +28,13 @@ from bot.remediation import (
     RemediationError,
     proposal_of,
 )
+from bot.remediation.model import ExecutionResult
 from bot.render import approval_blocks as blocks
 from bot.render.blocks import ACTION_PREFIX, escape, notice
 from bot.slack.context import Context
 from bot.slack.post import PostError, ephemeral_reply
 from bot.slack.replies import Reply
-from bot.store import ApprovalRequest
+from bot.store import ApprovalRequest, ApprovalStatus
 from bot.triage.model import ActionKind, ProposedAction
 
 log = logging.getLogger("pgconn.slack")
@@ -71,7 +72,7 @@ class Approvals:
         """Expire pending requests (including those from before a restart) in the background."""
         if self.enabled():
             self._sweeper = ExpirySweeper(
-                self.remediation(), self.show, interval_s=self.sweep_every_s
+                self.remediation(), self.settled, interval_s=self.sweep_every_s
             ).start()
 
     def close(self) -> None:
@@ -178,6 +179,16 @@ class Approvals:
         # A failure is logged by the poster; the thread still gets the result.
         with contextlib.suppress(PostError):
             self.ctx.poster.update(req.channel, req.message_ts, message)
+
+    def settled(self, req: ApprovalRequest) -> None:
+        """A request the sweeper settled: expired, or a run left mid-way and reconciled (its
+        thread is told what the server showed)."""
+        self.show(req)
+        if req.status is ApprovalStatus.DONE and req.result:
+            result = ExecutionResult.from_json(req.result)
+            self._tell_thread(Decision(Outcome.DONE, "", req, result))
+        elif req.status is ApprovalStatus.FAILED and req.result:
+            self._tell_thread(Decision(Outcome.FAILED, str(req.result.get("error")), req))
 
     def _tell_thread(self, decision: Decision) -> None:
         req = decision.request
