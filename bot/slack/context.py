@@ -168,9 +168,31 @@ class Context:
         """Clusters bound to this channel."""
         return sorted({n for key in keys for n in self.config.clusters_for_channel(key)})
 
+    def refuse_here(self, cluster: str, channel: str) -> str | None:
+        """The one binding check every action makes (buttons, menus, approvals): why
+        `cluster` may not be used from `channel`, or None. A cluster may be used where its
+        `channels` allow, and in the channel pgconn posts its warnings to."""
+        spec = self.config.clusters.get(cluster)
+        if spec is None:
+            return f"cluster {escape(cluster)} is not configured (any more)"
+        alerts = spec.alert_channel or self.config.warnings.alert_channel
+        if channel and channel == alerts:
+            return None
+        if not channel or not self.config.channel_may_use(cluster, self.channel_keys(channel)):
+            return f"cluster {escape(cluster)} may not be used from this channel"
+        return None
+
     def usable_here(self, keys: list[str]) -> list[str]:
         """Clusters this channel may use: its own, and those bound to no channel."""
         return [n for n in sorted(self.config.clusters) if self.config.channel_may_use(n, keys)]
+
+    @staticmethod
+    def action_channel(body: dict[str, Any]) -> str:
+        """The channel an interaction came from, as Slack reports it."""
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        return str(channel or "")
 
     def drain(self, timeout_s: float) -> bool:
         """Let the work already accepted finish (graceful shutdown); False if it did not within

@@ -96,7 +96,7 @@ class Approvals:
     def request(self, body: dict[str, Any], reply: Reply) -> None:
         action = body["actions"][0]
         requester = str(body["user"]["id"])
-        channel = str((body.get("channel") or {}).get("id") or "")
+        channel = self.ctx.action_channel(body)
         try:
             value = json.loads(str(action.get("value") or ""))
             cluster = str(value["cluster"])
@@ -109,9 +109,7 @@ class Approvals:
             reply(notice(STALE_BUTTON))
             return
         config = self.ctx.config
-        if cluster not in config.clusters or not config.channel_may_use(
-            cluster, self.ctx.channel_keys(channel)
-        ):
+        if self.ctx.refuse_here(cluster, channel):
             reply(notice("That cluster may not be used from this channel; nothing was requested."))
             return
         reason = Policy.for_cluster(config, cluster).not_configured()
@@ -148,6 +146,16 @@ class Approvals:
         approval_id = str(body["actions"][0].get("value") or "")
         who = str(body["user"]["id"])
         remediation = self.remediation()
+        # A decision counts only from the channel its request was posted in, under the same
+        # bindings as every other action.
+        req = remediation.get(approval_id)
+        channel = self.ctx.action_channel(body)
+        if req is not None and (
+            (req.channel and channel != req.channel) or self.ctx.refuse_here(req.cluster, channel)
+        ):
+            log.warning("decision on approval %s from another channel refused", approval_id)
+            reply(notice("That request was not posted in this channel; nothing was decided."))
+            return
         decision = (
             remediation.approve(approval_id, who)
             if approve
