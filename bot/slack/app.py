@@ -18,7 +18,6 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 
@@ -33,6 +32,7 @@ from bot.slack import listeners
 from bot.slack.context import Context, Tuning
 from bot.slack.http import EVENTS_PATH, BoltHTTPServer
 from bot.slack.notifier import SlackNotifier
+from bot.slack.post import CappedRateLimitRetry
 from bot.warnings.scheduler import WarningsScheduler, start_warnings
 
 log = logging.getLogger("pgconn.slack")
@@ -41,15 +41,15 @@ DEFAULT_HEALTH_PORT = 8081
 
 
 def web_client(config: Config) -> WebClient:
-    """The Web API client: base URL from the config, retries on 429 (after Retry-After), on
-    500/503 and on connection errors."""
+    """The Web API client: base URL from the config, retries on 429 (after a Retry-After of
+    at most 10 s; a longer one fails the call at once), on 500/503 and on connection errors."""
     return WebClient(
         token=config.slack.bot_token,
         base_url=config.slack.api_url,
         timeout=30,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            CappedRateLimitRetry(max_retry_count=3),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
