@@ -7,6 +7,7 @@ waits for a free listener thread either.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -96,9 +97,11 @@ class RequestScope(Middleware):
 
 
 class AnswerOnce(Middleware):
-    """Slack retries an event it thinks was not received (`X-Slack-Retry-Num`, same
-    `event_id`): the first delivery is answered, the others only acknowledged. `first_sight`
-    decides; with a PostgreSQL state store it is shared by every replica."""
+    """Each request Slack makes is answered once. Slack retries an event it thinks was not
+    received (`X-Slack-Retry-Num`, same `event_id`), and a signed request replayed within the
+    signature's five minutes is the same request again (a slash command or an interaction
+    with the same `trigger_id`). The first delivery is answered, the others only acknowledged.
+    `first_sight` decides; with a PostgreSQL state store it is shared by every replica."""
 
     def __init__(self, first_sight: Callable[[str], bool]) -> None:
         self.first_sight = first_sight
@@ -106,12 +109,24 @@ class AnswerOnce(Middleware):
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
-        event_id = req.body.get("event_id")
-        if isinstance(event_id, str) and not self.first_sight(event_id):
-            retry = req.headers.get("x-slack-retry-num", ["?"])[0]
-            log.info("event %s delivered again (retry %s): already answered", event_id, retry)
+        key = delivery_id(req)
+        if key is not None and not self.first_sight(key):
+            retry = req.headers.get("x-slack-retry-num", ["-"])[0]
+            log.info("request %s delivered again (retry %s): already answered", key, retry)
             return BoltResponse(status=200, body="")
         return next()
+
+
+def delivery_id(req: BoltRequest) -> str | None:
+    """What identifies one request from Slack: an event's id; for a slash command or an
+    interaction, the request itself (its body carries a fresh trigger_id each time, so only a
+    replay repeats it byte for byte)."""
+    event_id = req.body.get("event_id")
+    if isinstance(event_id, str) and event_id:
+        return event_id
+    if not req.raw_body:
+        return None
+    return "body:" + hashlib.sha256(req.raw_body.encode("utf-8", "replace")).hexdigest()
 
 
 def _first_sight(ctx: Context) -> Callable[[str], bool]:
