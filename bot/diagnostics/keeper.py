@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import threading
 import time
@@ -36,6 +37,7 @@ import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from bot.config import ClusterConfig
+from bot.diagnostics import queries
 from bot.diagnostics.connection import connect_readonly
 from bot.diagnostics.deadline import GRACE_S, QUERY_S, bounded
 from bot.errors import DeadlineError, DiagnosticsError
@@ -44,6 +46,58 @@ from bot.redact import redact_text
 log = logging.getLogger("pgconn.keeper")
 
 T = TypeVar("T")
+
+# The connection budget (docs/guarantees.md): per cluster and replica, the kept diagnostics
+# connection (diagnoses, `/pgconn list` and the warnings probe all use it) and, at most rarely,
+# one one-off connection while a diagnosis outlasts the wait for the kept one.
+PER_REPLICA = 2
+
+
+def replicas() -> int:
+    """How many `pgconn serve` processes share the clusters (PGCONN_REPLICAS; the Helm chart
+    sets it from replicaCount)."""
+    try:
+        return max(1, int(os.environ.get("PGCONN_REPLICAS", "1")))
+    except ValueError:
+        return 1
+
+
+def budget(replica_count: int) -> int:
+    """Connections the monitoring role needs per cluster with this many replicas."""
+    return PER_REPLICA * replica_count
+
+
+def budget_problem(role: str, conn_limit: int, replica_count: int) -> str | None:
+    """Why `role`'s CONNECTION LIMIT cannot hold pgconn's budget, or None."""
+    need = budget(replica_count)
+    if conn_limit < 0 or conn_limit >= need:
+        return None
+    return (
+        f'the monitoring role "{role}" has CONNECTION LIMIT {conn_limit}, but pgconn may hold '
+        f"{need} connections ({PER_REPLICA} per replica × {replica_count} "
+        f"replica{'s' if replica_count != 1 else ''}: the kept diagnostics connection and one "
+        "one-off while a diagnosis outlasts the wait for it); diagnoses will be refused when "
+        f'they matter most. Run ALTER ROLE "{role}" CONNECTION LIMIT {need} '
+        '(docs/guarantees.md, "Connection budget")'
+    )
+
+
+def check_budget(name: str, conn: Connection, replica_count: int) -> str | None:
+    """Read the monitoring role's limit on a fresh connection (one round trip) and warn."""
+    sql = queries.query("own_role_limit", conn.info.server_version)
+    try:
+        with bounded(conn, what=name):
+            row = conn.execute(sql.encode()).fetchone()
+    except (psycopg.Error, DiagnosticsError):
+        return None  # the diagnosis that follows says what is wrong with the connection
+    if row is None:
+        return None
+    problem = budget_problem(str(row[0]), int(row[1]), replica_count)
+    if problem:
+        log.warning("%s: %s", name, problem)
+    return problem
+
+
 Connection = psycopg.Connection[Any]
 
 
@@ -220,6 +274,14 @@ class Keeper:
         role); the keepalive ping comes well before. None or 0: no limit."""
         self._idle_limit_s = seconds or None
 
+    def backend_pid(self) -> int | None:
+        """The server process of the kept connection, if one is open (no round trip)."""
+        conn = self._conn
+        try:
+            return conn.info.backend_pid if conn is not None and not conn.closed else None
+        except psycopg.Error:
+            return None
+
     def state(self) -> KeeperState:
         with self._lock:
             return KeeperState(
@@ -325,8 +387,12 @@ class Keepers:
         backoff: Backoff | None = None,
         wait_s: float = 5.0,
         keepalive_s: float = 60.0,
+        replica_count: int | None = None,
     ) -> None:
         self._secrets = tuple(secrets)
+        self._replicas = replica_count or replicas()
+        # Per cluster, once connected: why the monitoring role's limit is too low, or None.
+        self.budget_problems: dict[str, str | None] = {}
         self._backoff = backoff or Backoff()
         self._wait_s = wait_s
         self._keepalive_s = keepalive_s
@@ -337,11 +403,22 @@ class Keepers:
 
     def postgres(self, cluster: ClusterConfig) -> Keeper:
         secrets = self._secrets
+        checked: list[bool] = []
+
+        def connect() -> Connection:
+            conn = connect_readonly(cluster.dsn, secrets=secrets)
+            if not checked:  # once per cluster: the first connection pgconn opens to it
+                checked.append(True)
+                self.budget_problems[cluster.name] = check_budget(
+                    cluster.name, conn, self._replicas
+                )
+            return conn
+
         return self._get(
             ("postgres", cluster.name, cluster.dsn),
             lambda: Keeper(
                 f"{cluster.name} (PostgreSQL)",
-                lambda: connect_readonly(cluster.dsn, secrets=secrets),
+                connect,
                 backoff=self._backoff,
                 wait_s=self._wait_s,
                 keepalive_s=self._keepalive_s,

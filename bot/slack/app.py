@@ -220,7 +220,7 @@ def serve(
             checks = {"slack": alive, "store": ctx.store_healthy, "workers": ctx.workers_healthy}
             health = HealthServer(health_port, checks, host=host).start()
             log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
-        watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
+        watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store, ctx.keepers)
         _on_signals(stopping)
         wait()
         log.info("pgconn: shutting down")

@@ -23,9 +23,11 @@ BEGIN
 END
 $$;
 
--- One diagnosis uses one connection; a few more cover the warning probe and a second replica.
--- The limit also keeps a misbehaving bot from becoming part of the incident it reports on.
-ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 3;
+-- The connection budget (docs/guarantees.md): 2 per replica (the kept diagnostics connection,
+-- which the warnings probe shares, and one one-off while a diagnosis outlasts the wait for it).
+-- 6 holds the Helm chart's 3 replicas; pgconn warns at start-up when the limit is too low. The
+-- limit also keeps a misbehaving bot from becoming part of the incident it reports on.
+ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 6;
 
 -- pg_monitor (pg_read_all_stats, pg_read_all_settings, pg_stat_scan_tables): every session's
 -- user, state, client and query, and every setting. Without it pg_stat_activity shows other
