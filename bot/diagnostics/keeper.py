@@ -248,6 +248,7 @@ class Keeper:
         before the server's idle timeout. Skipped while a use holds the connection."""
         if not self._lock.acquire(blocking=False):
             return
+        self._busy_since = self._clock()  # a use arriving meanwhile waits for this, not anew
         try:
             if self._closed:
                 return
@@ -267,6 +268,7 @@ class Keeper:
                 except (psycopg.Error, DiagnosticsError):
                     self._drop()
         finally:
+            self._busy_since = 0.0
             self._lock.release()
 
     def expect_idle_limit(self, seconds: float | None) -> None:
@@ -322,7 +324,11 @@ class Keeper:
             conn = self._connect()
         except DiagnosticsError as exc:
             self._failures += 1
-            self._next_attempt = self._clock() + self._backoff.delay(self._failures, self._rnd)
+            delay = self._backoff.delay(self._failures, self._rnd)
+            if "timeout expired" in str(exc):
+                # Accepted but unanswered (a frozen server): as after a query that timed out.
+                delay = max(delay, self._frozen_hold_s)
+            self._next_attempt = self._clock() + delay
             self._last_error = exc
             raise
         self._failures = 0
