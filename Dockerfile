@@ -14,17 +14,16 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/pgconn
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY deploy/constraints.txt ./deploy/
 COPY bot ./bot
 COPY playbooks ./playbooks
-# Build the wheel, install it with its dependencies into a venv that the runtime stage copies
-# whole (no build tools, sources or pip caches in the image), and put the playbooks, which are
-# data beside the package rather than in the wheel, where the installed package looks for them
-# by default: the installed package (-I: not the sources in the working directory) is asked for
-# that path, then loads them once as a check.
+# Build the wheel (the playbooks ship inside it), install it into a venv that the runtime stage
+# copies whole (no build tools, sources or pip caches in the image) with every dependency at the
+# version deploy/constraints.txt pins (refresh: `python3 deploy/refresh_constraints.py`), then
+# load the bundled playbooks once from the installed package (-I: not the sources here).
 RUN python -m pip wheel --no-deps --wheel-dir dist . \
     && python -m venv "$VIRTUAL_ENV" \
-    && "$VIRTUAL_ENV/bin/pip" install dist/pgconn-*.whl \
-    && cp -R playbooks "$("$VIRTUAL_ENV/bin/python" -I -c 'from bot.playbooks import DEFAULT_DIRECTORY as d; print(d)')" \
+    && "$VIRTUAL_ENV/bin/pip" install --constraint deploy/constraints.txt dist/pgconn-*.whl \
     && "$VIRTUAL_ENV/bin/python" -I -c 'from bot.playbooks import load_playbooks; load_playbooks()'
 
 FROM python:3.11.14-slim-bookworm

@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
             "--playbooks",
             metavar="DIR",
             type=Path,
-            help="playbook directory (default: the bundled playbooks/)",
+            help="playbook directory (default: $PGCONN_PLAYBOOKS, else the bundled playbooks)",
         )
 
     explain = sub.add_parser(
@@ -111,10 +111,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--major", type=int, help="PostgreSQL major version to use")
     demo.add_argument("--json", action="store_true", help="print the report as JSON")
+    demo.add_argument(
+        "--playbooks",
+        metavar="DIR",
+        type=Path,
+        help="playbook directory (default: $PGCONN_PLAYBOOKS, else the bundled playbooks)",
+    )
 
     check = sub.add_parser("check-config", help="validate the configuration and playbooks")
     check.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"))
-    check.add_argument("--playbooks", metavar="DIR", type=Path)
+    check.add_argument(
+        "--playbooks",
+        metavar="DIR",
+        type=Path,
+        help="playbook directory (default: $PGCONN_PLAYBOOKS, else the bundled playbooks)",
+    )
 
     probe = sub.add_parser(
         "check",
@@ -178,7 +189,7 @@ def _parser() -> argparse.ArgumentParser:
         "--playbooks",
         metavar="DIR",
         type=Path,
-        help="playbook directory (default: the bundled playbooks/)",
+        help="playbook directory (default: $PGCONN_PLAYBOOKS, else the bundled playbooks)",
     )
     serve.add_argument(
         "--health-port",
@@ -284,7 +295,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    report = run_demo(args.major, log=lambda line: print(line, file=sys.stderr))
+    report = run_demo(
+        args.major, log=lambda line: print(line, file=sys.stderr), playbooks_dir=args.playbooks
+    )
     _emit(report, args.json, [])
     return EXIT_OK
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,7 +34,12 @@ def _role(conn: psycopg.Connection[Any], name: str, password: str, extra: str) -
     )
 
 
-def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Report:
+def run_demo(
+    major: int | None = None,
+    log: Callable[[str], None] = print,
+    playbooks_dir: Path | None = None,
+) -> Report:
+    playbooks = load_playbooks(playbooks_dir)  # a bad directory fails before a server starts
     binaries = throwaway.find(major)
     log(f"starting a throwaway PostgreSQL {binaries.major} ({binaries.origin} binaries) ...")
     app_pw, monitor_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
@@ -66,7 +72,7 @@ def run_demo(major: int | None = None, log: Callable[[str], None] = print) -> Re
                 name="demo", dsn=server.dsn(user="pgconn_monitor", password=monitor_pw)
             )
             log("explain -> diagnose -> triage ...\n")
-            return analyse(found, cluster, load_playbooks(), secrets=[app_pw, monitor_pw])
+            return analyse(found, cluster, playbooks, secrets=[app_pw, monitor_pw])
         finally:
             for conn in held:
                 conn.close()

@@ -54,10 +54,12 @@ def start(
     port, health = free_port(), free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     environ.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=fake.api_url,
-        **(env or {}),
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            **(env or {}),
+        }
     )
     proc = subprocess.Popen(
         [

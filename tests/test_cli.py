@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from bot.cli import EXIT_NO_LIVE, EXIT_OK, EXIT_USAGE, main
-from tests import pg
+from tests import pg, pgconn_command
 
 
 @pytest.fixture
@@ -131,6 +131,8 @@ def test_check_config_ok(cluster, tmp_path, capsys, monkeypatch):
 
 
 def test_console_script_help():
-    out = subprocess.run(["pgconn", "--help"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [pgconn_command(), "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("explain", "diagnose", "demo", "check-config"):
         assert command in out

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests import pg
+from tests import pg, pgconn_command
 
 
 @pytest.mark.parametrize("major", pg.MAJORS)
 def test_demo_reproduces_triages_and_cleans_up(major):
     run = subprocess.run(
-        ["pgconn", "demo", "--major", str(major), "--json"],
+        [pgconn_command(), "demo", "--major", str(major), "--json"],
         capture_output=True,
         text=True,
         timeout=120,

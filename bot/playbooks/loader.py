@@ -10,6 +10,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -23,7 +24,23 @@ from bot.playbooks.templating import SQL, TEXT, unsafe_outputs
 from bot.triage.codes import FindingCode
 from bot.triage.facts import variables
 
-DEFAULT_DIRECTORY = Path(bot.__file__).resolve().parent.parent / "playbooks"
+# The wheel ships the repository's top-level playbooks/ as this package (see pyproject.toml).
+PACKAGE = "bot._playbooks"
+
+
+def default_directory() -> Path:
+    """The bundled playbooks. Run from a source checkout, its playbooks/ beside bot/ (so edits
+    show at once, whichever install the interpreter also has); installed, the package's copy."""
+    checkout = Path(bot.__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "playbooks").is_dir():
+        return checkout / "playbooks"
+    try:
+        return Path(str(resources.files(PACKAGE)))
+    except ModuleNotFoundError:  # an install without its data: load_playbooks says so
+        return checkout / "playbooks"
+
+
+DEFAULT_DIRECTORY = default_directory()
 
 _KEYS = {"id", "title", "applies_to", "now", "prevent", "sql"}
 _REQUIRED = ("id", "title", "applies_to", "now", "prevent")
@@ -35,7 +52,7 @@ _DESTRUCTIVE = re.compile(r"pg_(terminate|cancel)_backend", re.IGNORECASE)
 
 def load_playbooks(directory: Path | None = None) -> PlaybookSet:
     """Every `*.yaml` / `*.yml` file in `directory` (default: `$PGCONN_PLAYBOOKS`, else the
-    repository's `playbooks/`)."""
+    bundled playbooks)."""
     directory = directory or Path(os.environ.get("PGCONN_PLAYBOOKS") or DEFAULT_DIRECTORY)
     if not directory.is_dir():
         raise PlaybookError(

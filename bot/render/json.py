@@ -76,6 +76,7 @@ def signal_to_dict(s: Signal) -> dict[str, object]:
         "first_line": s.first_line,
         "excerpt": s.excerpt,
         "detail": s.detail,
+        "pooler": s.pooler,
     }
 
 

@@ -74,6 +74,8 @@ class Segment:
     source: str | None = None
     sqlstate: str | None = None
     fields: Mapping[str, str] = field(default_factory=dict)
+    # A string value of a JSON object that is not an error record (`{"a": "..."}`).
+    from_json: bool = False
 
 
 def _state(value: object) -> str | None:
@@ -145,7 +147,7 @@ def _json(obj: dict[str, Any], needles: list[str]) -> list[Segment]:
             if not isinstance(value, str) or not any(n in value for n in needles):
                 continue
             structured = evidence and key in _JSON_MESSAGE_KEYS and key != "textPayload"
-            out.append(Segment(value, structured, source, record_state))
+            out.append(Segment(value, structured, source, record_state, from_json=True))
     return out
 
 
@@ -214,6 +216,12 @@ _WRAPPERS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
             r"\bsqlalchemy\.|\((?:psycopg2?|asyncpg|pg8000)[\w.]*\.\w+\) ",
         ),
         ("django", ("django.db.",), r"\bdjango\.db\."),
+        # doctrine/dbal src/Exception/DriverException.php around PDO's `SQLSTATE[08006] [7]`.
+        (
+            "doctrine",
+            ("Doctrine\\DBAL", "An exception occurred in the driver"),
+            r"Doctrine\\DBAL|An exception occurred in the driver",
+        ),
         ("rails", ("ActiveRecord::",), r"\bActiveRecord::"),
         ("ruby-pg", ("PG::",), r"\bPG::[A-Z]\w*"),
         ("psycopg2", ("psycopg2",), r"\bpsycopg2\b"),
@@ -245,6 +253,8 @@ _WRAPPERS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = tuple(
             ("pooler error: ", "closing because: ", "server login failed: ", "pgbouncer"),
             r"pooler error: |closing because: |server login failed: |\bpgbouncer\b",
         ),
+        # porsager/postgres src/errors.js: `PostgresError: <message>`.
+        ("postgres.js", ("PostgresError",), r"\bPostgresError\b"),
         ("node-postgres", ("error: ",), r"(?<!\w)error: "),
     )
 )

@@ -44,6 +44,8 @@ class Message:
     anywhere: bool = False
     # Short tokens (`query_wait_timeout`) must also end where a message ends.
     strict_end: bool = False
+    # The pooler whose own message this is (`Signal.pooler`).
+    pooler: str | None = None
 
 
 # Severity word of a FATAL report, as each catalogue translates it (stderr/csvlog and the
@@ -408,6 +410,32 @@ def _pooler(kind: SignalKind, text: str, variant: str, *, strict_end: bool = Fal
         sqlstate=POOLER_SQLSTATE,
         producer="pgbouncer",
         strict_end=strict_end,
+        pooler="pgbouncer",
+    )
+
+
+def _other(
+    pooler: str,
+    kind: SignalKind,
+    text: str,
+    detail_format: str,
+    sqlstate: str | None,
+    *,
+    anywhere: bool = True,
+    strict_end: bool = False,
+) -> Message:
+    """A message of a pooler other than PgBouncer. With numbers or a wording of its own it
+    counts anywhere; short or generic ones need a lead-in or an error report around them."""
+    return Message(
+        kind,
+        text,
+        variant=detail_format,
+        sqlstate=sqlstate,
+        producer=pooler,
+        detail_format=detail_format,
+        anywhere=anywhere,
+        strict_end=strict_end,
+        pooler=pooler,
     )
 
 
@@ -444,14 +472,157 @@ POOLER_MESSAGES: tuple[Message, ...] = (
     _pooler(
         _K.POOLER_WAIT_TIMEOUT, "server login has been failing, cached error:", "server_login_retry"
     ),
-    Message(
+    # Supavisor (supabase/supavisor lib/supavisor/errors/*.ex since "add error codes" #841; the
+    # client gets FATAL XX000 with the message, its log the `log_message`).
+    _other(
+        "supavisor",
         _K.POOLER_CLIENT_LIMIT,
         "(EMAXCONN) max client connections reached, limit: %(limit)d",
-        variant="supavisor",
-        sqlstate="XX000",
-        producer="supavisor",
-        detail_format="supavisor EMAXCONN limit={limit}",
-        anywhere=True,
+        "supavisor EMAXCONN limit={limit}",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_CLIENT_LIMIT,
+        "(EMAXCONN) max client connections reached in transaction mode, limit: %(limit)d",
+        "supavisor EMAXCONN transaction mode limit={limit}",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_CLIENT_LIMIT,
+        "(EMAXCONN) max proxy connections reached, limit: %(limit)d",
+        "supavisor EMAXCONN proxy mode limit={limit}",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_CLIENT_LIMIT,
+        "(EMAXCONNSESSION) max clients reached in session mode - max clients are limited to "
+        "pool_size: %(limit)d",
+        "supavisor EMAXCONNSESSION session mode pool_size={limit}",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_WAIT_TIMEOUT,
+        "(ECHECKOUTTIMEOUT) unable to check out connection from the pool after %(ms)dms in "
+        "%(mode)s mode",
+        "supavisor ECHECKOUTTIMEOUT {mode} mode after {ms}ms",
+        "XX000",
+    ),
+    # Supavisor before error codes (lib/supavisor/client_handler/error.ex).
+    _other(
+        "supavisor",
+        _K.POOLER_CLIENT_LIMIT,
+        "MaxClientsInSessionMode: max clients reached - in Session mode max clients are "
+        "limited to pool_size",
+        "supavisor MaxClientsInSessionMode session mode pool_size",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_WAIT_TIMEOUT,
+        "Unable to check out connection from the pool due to timeout",
+        "supavisor checkout timeout",
+        "XX000",
+    ),
+    _other(
+        "supavisor",
+        _K.POOLER_CLIENT_LIMIT,
+        "Max client connections reached",
+        "supavisor max clients",
+        "XX000",
+        anywhere=False,
+        strict_end=True,
+    ),
+    # Pgpool-II's own client limit with reserved_connections > 0 (pgpool2 src/protocol/child.c):
+    # PostgreSQL's words with a capital S. A backend's refusal is passed on unchanged.
+    _other(
+        "pgpool",
+        _K.POOLER_CLIENT_LIMIT,
+        "Sorry, too many clients already",
+        "pgpool num_init_children - reserved_connections",
+        LIMIT_SQLSTATE,
+        anywhere=False,
+    ),
+    # PgDog (pgdogdev/pgdog pgdog/src/backend/pool/error.rs, sent by ErrorResponse::from_err).
+    _other(
+        "pgdog",
+        _K.POOLER_WAIT_TIMEOUT,
+        "checkout timeout",
+        "pgdog checkout_timeout",
+        "58000",
+        anywhere=False,
+        strict_end=True,
+    ),
+    # pgcat (postgresml/pgcat src/client.rs; the reason is the pool error's Debug form).
+    _other(
+        "pgcat",
+        _K.POOLER_WAIT_TIMEOUT,
+        "could not get connection from the pool - %(reason)s",
+        "pgcat {reason}",
+        "58000",
+    ),
+    # Odyssey (yandex/odyssey sources/frontend.c; prefixed `odyssey: <client id>: `).
+    _other(
+        "odyssey",
+        _K.POOLER_WAIT_TIMEOUT,
+        "too many active clients for user (pool_size for user %(route)s reached %(size)d)",
+        "odyssey pool_size={size} route={route}",
+        LIMIT_SQLSTATE,
+    ),
+    _other(
+        "odyssey",
+        _K.POOLER_CLIENT_LIMIT,
+        "too many tcp connections (global client_max %(limit)d)",
+        "odyssey global client_max={limit}",
+        LIMIT_SQLSTATE,
+    ),
+    _other(
+        "odyssey",
+        _K.POOLER_CLIENT_LIMIT,
+        "too many client tcp connections (global client_max)",
+        "odyssey global client_max",
+        LIMIT_SQLSTATE,
+    ),
+    _other(
+        "odyssey",
+        _K.POOLER_CLIENT_LIMIT,
+        "too many client tcp connections (client_max for user %(route)s %(limit)d)",
+        "odyssey client_max={limit} route={route}",
+        LIMIT_SQLSTATE,
+    ),
+    # AWS RDS Proxy (RDS user guide, rds-proxy troubleshooting, PostgreSQL errors table).
+    _other(
+        "rds_proxy",
+        _K.POOLER_CLIENT_LIMIT,
+        "The maximum number of client connections to the proxy exceeded %(limit)d",
+        "rds_proxy max client connections={limit}",
+        None,
+    ),
+    _other(
+        "rds_proxy",
+        _K.POOLER_WAIT_TIMEOUT,
+        "Timed-out waiting to acquire database connection",
+        "rds_proxy ConnectionBorrowTimeout",
+        None,
+    ),
+    # Neon's proxy (neondatabase/neon proxy/src/auth/mod.rs, proxy/src/compute/mod.rs).
+    _other(
+        "neon",
+        _K.POOLER_CLIENT_LIMIT,
+        "Too many connections to this endpoint. Please try again later.",
+        "neon endpoint connection limit",
+        None,
+    ),
+    _other(
+        "neon",
+        _K.POOLER_WAIT_TIMEOUT,
+        "Failed to acquire permit to connect to the database. Too many database connection "
+        "attempts are currently ongoing.",
+        "neon connect permits",
+        None,
     ),
 )
 
@@ -510,6 +681,41 @@ APP_POOL_MESSAGES: tuple[Message, ...] = (
     ),
     # No number to make it specific: it must follow an error prefix (`Error: `).
     _app("pg-pool", "timeout exceeded when trying to connect", "pg-pool", anywhere=False),
+    # knex/knex lib/client.js (KnexTimeoutError).
+    _app("knex", "Knex: Timeout acquiring a connection. The pool is probably full.", "knex"),
+    # sequelize/sequelize packages/core/src/errors/connection/connection-acquire-timeout-error.ts
+    _app("sequelize", "SequelizeConnectionAcquireTimeoutError", "sequelize"),
+    # npgsql/npgsql src/Npgsql/PoolingDataSource.cs (current) and ConnectorPool.cs (<= 5).
+    _app(
+        "npgsql",
+        "The connection pool has been exhausted, either raise 'Max Pool Size' (currently "
+        "%(max)d) or 'Timeout' (currently %(timeout)d seconds)",
+        "npgsql max_pool_size={max} timeout={timeout}",
+    ),
+    _app(
+        "npgsql",
+        "The connection pool has been exhausted, either raise MaxPoolSize (currently %(max)d) "
+        "or Timeout (currently %(timeout)d seconds)",
+        "npgsql max_pool_size={max} timeout={timeout}",
+    ),
+    # launchbadge/sqlx sqlx-core/src/error.rs (Error::PoolTimedOut).
+    _app("sqlx", "pool timed out while waiting for an open connection", "sqlx"),
+    # elixir-ecto/db_connection lib/db_connection/connection_pool.ex (Ecto's queue timeout).
+    _app(
+        "dbconnection",
+        "connection not available and request was dropped from queue after %(delay)dms",
+        "dbconnection queue dropped after {delay}ms",
+    ),
+    # hibernate/hibernate-orm DriverManagerConnectionProviderImpl (its built-in pool).
+    _app(
+        "hibernate",
+        "The internal connection pool has reached its maximum size and no connection is "
+        "currently available",
+        "hibernate built-in pool at its maximum size",
+    ),
+    # MagicStack/asyncpg asyncpg/pool.py: an acquire timeout is a bare TimeoutError raised
+    # from this frame; `parse` confirms the TimeoutError below it.
+    _app("asyncpg", 'asyncpg/pool.py", line %(line)d, in _acquire', "asyncpg pool acquire"),
 )
 
 MESSAGES: tuple[Message, ...] = SERVER_MESSAGES + POOLER_MESSAGES + APP_POOL_MESSAGES

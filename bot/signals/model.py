@@ -33,6 +33,9 @@ class Signal:
     `node-postgres`, `pgx`, `lib/pq`, `ruby-pg`, `rails`, `prisma`), the library of a pool
     timeout or pooler message (`hikaricp`, `psycopg_pool`, `pg-pool`, `supavisor`), else
     `json` or `text`.
+    `pooler` names the pooler that refused or timed out (`pgbouncer`, `supavisor`, `pgpool`,
+    `pgdog`, `pgcat`, `odyssey`, `rds_proxy`, `neon`), or that relayed a server's refusal
+    when the text shows it (Pgpool-II's `error message from main backend:`); None otherwise.
     `first_line` is the 1-based line number of the first occurrence and `excerpt` that line,
     shortened. `detail` carries what the kind needs beyond the entity: the PgBouncer setting hit
     (`max_client_conn`), the pool library and its numbers (`hikaricp total=10 active=10 idle=0
@@ -51,3 +54,4 @@ class Signal:
     first_line: int = 1
     excerpt: str = ""
     detail: str | None = None
+    pooler: str | None = None

@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.signals.messages import MESSAGES
-from bot.signals.template import json_escaped, needle
+from bot.signals.template import json_escaped, needle_forms
 
 
 def _needles() -> tuple[tuple[bytes, ...], tuple[frozenset[int], ...]]:
     forms: dict[bytes, set[int]] = {}
     for i, message in enumerate(MESSAGES):
-        text = needle(message)
-        escaped = json_escaped(text)
-        for form in (text, escaped) if escaped else (text,):
-            forms.setdefault(form.encode(), set()).add(i)
+        for text in needle_forms(message):
+            escaped = json_escaped(text)
+            for form in (text, escaped) if escaped else (text,):
+                forms.setdefault(form.encode(), set()).add(i)
     return tuple(forms), tuple(frozenset(ids) for ids in forms.values())
 
 

@@ -9,12 +9,13 @@ neighbourhood as in a whole-buffer scan and line numbers run on across blocks.
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES, Neighbourhood, line_starts_before
 from bot.signals.model import Signal, SignalKind
-from bot.signals.parse import SERVER_IDS, Hit, parse_line
+from bot.signals.parse import CHAIN_REACH, SERVER_IDS, Hit, chain_marker, parse_line
 from bot.signals.prefilter import Prefilter
 
 EXCERPT_CHARS = 300
@@ -34,21 +35,43 @@ class _Tally:
     first: Hit
     first_line: int
     excerpt: str
+    source: str
+    last_line: int
     count: int = 1
 
 
 class Tally:
-    """Signals by identity, in order of first occurrence."""
+    """Signals by identity, in order of first occurrence.
+
+    An error that a chained trace prints again (a Python cause and the exception wrapping it,
+    Java's `Caused by:`) is one occurrence: a repeat counts only when no chain marker stands
+    between it and the previous one; `source` then names the outermost stack."""
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[SignalKind, str | None, str | None, str | None], _Tally] = {}
 
-    def add(self, hit: Hit, line_no: int, line: str) -> None:
+    def add(
+        self,
+        hit: Hit,
+        line_no: int,
+        line: str,
+        chain: Callable[[int], bool | None] | None = None,
+    ) -> None:
+        """Count `hit`, found in line `line_no`; `chain(n)` tells whether a chained-exception
+        marker stands in that line or the n - 1 lines before it (see `parse.chain_marker`)."""
         t = self._by_key.get(hit.key)
         if t is None:
-            self._by_key[hit.key] = _Tally(hit, line_no, excerpt(line, _focus(line, hit)))
-        else:
+            self._by_key[hit.key] = _Tally(
+                hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no
+            )
+            return
+        gap = line_no - t.last_line
+        marker = chain(gap) if chain is not None and 0 < gap <= CHAIN_REACH else None
+        if marker is None:
             t.count += 1
+        elif marker:
+            t.source = hit.source  # Python prints the outer exception last
+        t.last_line = line_no
 
     def signals(self) -> list[Signal]:
         return [
@@ -58,10 +81,11 @@ class Tally:
                 database=t.first.database,
                 sqlstate=t.first.sqlstate,
                 count=t.count,
-                source=t.first.source,
+                source=t.source,
                 first_line=t.first_line,
                 excerpt=t.excerpt,
                 detail=t.first.detail,
+                pooler=t.first.pooler,
             )
             for t in self._by_key.values()
         ]
@@ -105,7 +129,7 @@ def scan_block(
         pos = c.start
         ctx = Neighbourhood(buf, c.start, c.end, 0, hi, near)
         for hit in parse_line(ctx, c.ids):
-            tally.add(hit, n, ctx.line)
+            tally.add(hit, n, ctx.line, functools.partial(chain_marker, ctx))
     return n + buf.count(b"\n", pos, cut)
 
 

@@ -22,6 +22,12 @@ _MAX_RAW_NAME = MAX_NAME_BYTES * 6 + 8
 
 _PLACEHOLDER = re.compile(r"%\((?P<name>[a-z_]+)\)(?P<conv>[sdf])|%(?P<pos>[sd])")
 _WS = r"(?:\s|\\[nrt])+"
+# After punctuation the space may be absent: full-width forms carry their own.
+_WS_AFTER_PUNCT = r"(?:\s|\\[nrt])*"
+# Punctuation and its full-width form (CJK catalogues and hand-typed translations mix them).
+_WIDE = {",": "\uff0c", ":": "\uff1a", "(": "\uff08", ")": "\uff09", ";": "\uff1b", "!": "\uff01"}
+_NARROW = {w: n for n, w in _WIDE.items()}
+_CJK = frozenset({"ja", "ko", "zh_CN", "zh_TW"})
 _SPACEISH = "[ \u00a0\u202f]"
 _NUMBER = {"d": r"\d+", "f": r"\d+(?:\.\d+)?", "s": r"\S+"}
 
@@ -43,7 +49,7 @@ TRAILER = re.compile(
     r"""[ \t]*(?:\r?\n|$)
     | [ \t]*\((?:SQLSTATE[ ])?[0-9A-Z]{5}\)
     | [ \t]*\((?:age=|server_login_retry\))
-    | \\[nrt"']
+    | \\[nrt"'0] | \x00
     | ["'`)\]}>,;|]
     | \.(?:\s|$)
     | [ \t]+(?:DETAIL|HINT|CONTEXT|LOCATION|STATEMENT):
@@ -55,10 +61,17 @@ TRAILER = re.compile(
 
 def _literal(text: str) -> str:
     out: list[str] = []
+    punct = False
     for ch in text:
         if ch.isspace():
-            if not out or out[-1] != _WS:
-                out.append(_WS)
+            ws = _WS_AFTER_PUNCT if punct else _WS
+            if not out or out[-1] not in (_WS, _WS_AFTER_PUNCT):
+                out.append(ws)
+            continue
+        narrow = _NARROW.get(ch, ch)
+        punct = narrow in _WIDE
+        if punct:
+            out.append(f"[{re.escape(narrow)}{_WIDE[narrow]}]")
         elif ch == '"':
             out.append(r'(?:\\"|")')
         else:
@@ -108,6 +121,7 @@ class Matcher:
         self.message = message
         text = message.text
         self.needle = needle(message)
+        self.needles = needle_forms(message)
         head_literal = _NEEDLE_SPLIT.split(text.split("\n", 1)[0], maxsplit=1)[0]
         self._needle_first = head_literal.strip().startswith(self.needle) or text.startswith(
             self.needle
@@ -155,8 +169,8 @@ class Matcher:
         found: list[Found] = []
         for c in close.finditer(text, start, limit + 3):
             raw = text[start : c.start()]
-            if "\n" in raw:
-                break
+            if "\n" in raw or "\x00" in raw or "\\0" in raw:
+                break  # a name never spans a line or a field of a printed ErrorResponse
             name = _unescape_json(raw) if escaped else raw
             if utf8_len(name) > MAX_NAME_BYTES:
                 break
@@ -179,8 +193,12 @@ class Matcher:
         """Where this message may start in `text`, found from where its needle occurs: at the
         needle when the message begins with it, else at an earlier occurrence of what the message
         begins with (the literal before the name, or the quote opening it)."""
-        n, first = self.needle, self._first
         seen: set[int] = set()
+        for n in self.needles:
+            yield from self._starts(text, n, seen)
+
+    def _starts(self, text: str, n: str, seen: set[int]) -> Iterator[int]:
+        first = self._first
         p = text.find(n)
         while p >= 0:
             if self._needle_first:
@@ -223,6 +241,19 @@ def needle(message: Message) -> str:
     if len(best.encode()) < 6:
         raise ValueError(f"no usable needle in {message.text!r}")
     return best
+
+
+def needle_forms(message: Message) -> tuple[str, ...]:
+    """The needle, and for CJK catalogues its form with the other width of punctuation
+    (`对不起, ` as the catalogue has it, `对不起，` as a translated server may print it)."""
+    base = needle(message)
+    if message.lang not in _CJK:
+        return (base,)
+    wide = base.replace(", ", ",").replace(": ", ":")
+    wide = "".join(_WIDE.get(ch, ch) for ch in wide)
+    narrow = "".join(_NARROW.get(ch, ch) for ch in base)
+    forms = dict.fromkeys((base, wide, narrow))
+    return tuple(f for f in forms if len(f.encode()) >= 6)
 
 
 def json_escaped(text: str, max_bytes: int = 60) -> str | None:

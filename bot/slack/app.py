@@ -198,7 +198,10 @@ def serve(
     alive: Callable[[], bool] = lambda: not stopping.is_set()  # noqa: E731
     try:
         if socket_mode(config):
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
+            # The websocket-client adapter, not Bolt's built-in one: a connection lost without a
+            # closing handshake is noticed at once (re-opened, and readiness says so), where the
+            # built-in client keeps the dead socket and reports it connected.
+            from slack_bolt.adapter.socket_mode.websocket_client import SocketModeHandler
 
             log.info("pgconn: Socket Mode (SLACK_APP_TOKEN is set); no public URL needed")
             handler = SocketModeHandler(

@@ -1,8 +1,9 @@
 """Small in-process maps whose entries expire: event ids already answered, open pickers.
 
-They live in one process's memory, which is right for one replica. Several replicas behind a
-load balancer would each answer a retried event once, and a picker answered on another replica
-would be "expired"; such a deployment needs a shared store instead.
+They live in one process's memory. With several replicas, event ids go to the PostgreSQL state
+store instead (`bot.slack.app.AnswerOnce`), so a retry reaching another replica is not answered
+again; the map here is only the fallback while that store is down. Pickers stay per process: one
+answered on another replica says it has expired.
 """
 
 from __future__ import annotations

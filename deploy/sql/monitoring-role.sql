@@ -23,10 +23,11 @@ BEGIN
 END
 $$;
 
--- The connection budget (docs/guarantees.md): 2 per replica (the kept diagnostics connection,
--- which the warnings probe shares, and one one-off while a diagnosis outlasts the wait for it).
--- 6 holds the Helm chart's 3 replicas; pgconn warns at start-up when the limit is too low. The
--- limit also keeps a misbehaving bot from becoming part of the incident it reports on.
+-- The connection budget (docs/guarantees.md): per bot replica and cluster, the one connection
+-- kept for diagnoses, which the warnings probe shares, plus a one-off one while a diagnosis
+-- outlasts the wait for it: 2 per replica. 6 holds the Helm chart's 3 replicas; pgconn warns at
+-- start-up when the limit is too low. The limit also keeps a misbehaving bot from becoming part
+-- of the incident it reports on.
 ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 6;
 
 -- pg_monitor (pg_read_all_stats, pg_read_all_settings, pg_stat_scan_tables): every session's

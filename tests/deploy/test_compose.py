@@ -41,6 +41,7 @@ def interpolate(value: str, env: dict[str, str] | None = None) -> str:
     return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", sub, value)
 
 
+@pytest.mark.deploy_lint
 def test_matches_the_compose_specification() -> None:
     done = subprocess.run(
         [tools.binary("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
@@ -52,6 +53,7 @@ def test_matches_the_compose_specification() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.deploy_lint
 def test_the_schema_check_catches_mistakes(tmp_path: Path) -> None:
     broken = compose()
     broken["services"]["pgconn"]["cap_drops"] = ["ALL"]

@@ -26,6 +26,9 @@ import pytest
 
 from tests.deploy import tools
 
+# Every test here needs the deploy-lint extra's tools (helm SDK, dockerfile-parse, hadolint).
+pytestmark = pytest.mark.deploy_lint
+
 DOCKERFILE = tools.ROOT / "Dockerfile"
 BASE = re.compile(r"^python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?$")
 
@@ -430,12 +433,39 @@ def test_installed_pgconn_runs(built: Built) -> None:
 
 
 def test_installed_check_config_finds_config_and_playbooks(built: Built) -> None:
-    """No --config, no --playbooks: the image's PGCONN_CONFIG and the playbooks the build put
-    beside the installed package."""
+    """No --config, no --playbooks: the image's PGCONN_CONFIG and the playbooks inside the
+    installed package."""
     done = pgconn(built, "check-config")
     assert done.returncode == 0, done.stderr
     assert "OK, 1 cluster(s): prod" in done.stdout
-    assert re.search(r"\d+ playbook\(s\)", done.stdout)
+    bundled = len(list((tools.ROOT / "playbooks").glob("*.yaml")))
+    assert f"{bundled} playbook(s)" in done.stdout
+
+
+def test_dependencies_come_from_the_constraints_file() -> None:
+    """The venv gets exactly the pinned versions, and the playbooks only through the wheel."""
+    build = stages()[0]
+    (install,) = build.all("RUN")
+    assert "--constraint deploy/constraints.txt" in install.value
+    assert "cp " not in install.value, "the playbooks reach the venv only through the wheel"
+    copied = [shlex.split(s.value)[0] for s in build.all("COPY")]
+    assert "deploy/constraints.txt" in copied
+
+
+def test_installed_versions_are_the_pinned_ones(built: Built) -> None:
+    venv = Path(built.env["VIRTUAL_ENV"])
+    (site,) = venv.glob("lib/python3.*/site-packages")
+    pins = tools.constraints()
+    installed = {}
+    for meta in site.glob("*.dist-info/METADATA"):
+        head = meta.read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[0]
+        fields = dict(line.split(": ", 1) for line in head.splitlines() if ": " in line)
+        installed[tools.canonical(fields["Name"])] = fields["Version"]
+    for own in ("pgconn", "pip", "setuptools"):  # the package, and what the venv starts with
+        installed.pop(own, None)
+    assert installed
+    for name, version in installed.items():
+        assert pins.get(name) == version, f"{name} {version} is not pinned in constraints.txt"
 
 
 def test_wheel_carries_every_file_the_package_reads(built: Built) -> None:

@@ -14,6 +14,9 @@ import yaml
 from bot.config import parse
 from tests.deploy import tools
 
+# Every test here needs the deploy-lint extra's tools (helm SDK, dockerfile-parse, hadolint).
+pytestmark = pytest.mark.deploy_lint
+
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas shipped.
 OLDEST_KUBERNETES = "1.25.0"
 

@@ -20,6 +20,7 @@ SIGNAL_KEYS = {
     "first_line",
     "excerpt",
     "detail",
+    "pooler",
 }
 
 
@@ -89,6 +90,7 @@ def test_signals_have_the_documented_keys() -> None:
         "first_line": 12,
         "excerpt": "too many connections",
         "detail": None,
+        "pooler": None,
     }
 
 

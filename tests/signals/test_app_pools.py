@@ -65,6 +65,83 @@ CASES = [
         "pg-pool",
         "pg-pool",
     ),
+    # knex/knex lib/client.js acquireConnection: KnexTimeoutError.
+    (
+        "knex",
+        "KnexTimeoutError: Knex: Timeout acquiring a connection. The pool is probably full. Are "
+        "you missing a .transacting(trx) call?\n    at Client_PG.acquireConnection "
+        "(/app/node_modules/knex/lib/client.js:312:26)",
+        "knex",
+        "knex",
+    ),
+    # sequelize/sequelize packages/core/src/errors/connection/connection-acquire-timeout-error.ts
+    # (its message is the pool's TimeoutError's).
+    (
+        "sequelize",
+        "SequelizeConnectionAcquireTimeoutError: Operation timeout\n    at ConnectionManager."
+        "getConnection (/app/node_modules/sequelize/lib/dialects/abstract/connection-manager."
+        "js:211:15)",
+        "sequelize",
+        "sequelize",
+    ),
+    # npgsql/npgsql src/Npgsql/PoolingDataSource.cs (7+) and ConnectorPool.cs (5).
+    (
+        "npgsql",
+        "Npgsql.NpgsqlException (0x80004005): The connection pool has been exhausted, either "
+        "raise 'Max Pool Size' (currently 100) or 'Timeout' (currently 15 seconds) in your "
+        "connection string.\n ---> System.TimeoutException: The operation has timed out.",
+        "npgsql",
+        "npgsql max_pool_size=100 timeout=15",
+    ),
+    (
+        "npgsql 5",
+        "Npgsql.NpgsqlException (0x80004005): The connection pool has been exhausted, either "
+        "raise MaxPoolSize (currently 20) or Timeout (currently 15 seconds)",
+        "npgsql",
+        "npgsql max_pool_size=20 timeout=15",
+    ),
+    # launchbadge/sqlx sqlx-core/src/error.rs Error::PoolTimedOut, as anyhow prints it.
+    (
+        "sqlx",
+        "Error: error returned from database: pool timed out while waiting for an open connection",
+        "sqlx",
+        "sqlx",
+    ),
+    # elixir-ecto/db_connection lib/db_connection/connection_pool.ex drop/2 (recent versions
+    # name the pool first).
+    (
+        "ecto queue",
+        "** (DBConnection.ConnectionError) [Elixir.Shop.Repo] connection not available and "
+        "request was dropped from queue after 2977ms. This means requests are coming in and "
+        "your connection pool cannot serve them fast enough. You can address this by:",
+        "dbconnection",
+        "dbconnection queue dropped after 2977ms",
+    ),
+    # hibernate/hibernate-orm DriverManagerConnectionProviderImpl's PooledConnections.poll.
+    (
+        "hibernate",
+        "org.hibernate.HibernateException: The internal connection pool has reached its maximum "
+        "size and no connection is currently available!",
+        "hibernate",
+        "hibernate built-in pool at its maximum size",
+    ),
+    # MagicStack/asyncpg asyncpg/pool.py Pool._acquire: compat.wait_for raises a bare
+    # TimeoutError; the traceback's frame names the pool.
+    (
+        "asyncpg",
+        "Traceback (most recent call last):\n"
+        '  File "/app/handler.py", line 12, in handle\n'
+        "    async with pool.acquire(timeout=5) as conn:\n"
+        '  File "/usr/lib/python3.11/site-packages/asyncpg/pool.py", line 1024, in __aenter__\n'
+        "    self.connection = await self.pool._acquire(self.timeout)\n"
+        '  File "/usr/lib/python3.11/site-packages/asyncpg/pool.py", line 864, in _acquire\n'
+        "    return await compat.wait_for(\n"
+        '  File "/usr/lib/python3.11/asyncio/tasks.py", line 479, in wait_for\n'
+        "    raise exceptions.TimeoutError() from exc\n"
+        "TimeoutError",
+        "asyncpg",
+        "asyncpg pool acquire",
+    ),
 ]
 
 
@@ -169,3 +246,23 @@ def test_hikari_json_record_with_state_and_stack_in_one_line_does_not_guess() ->
         (K.APP_POOL_TIMEOUT, "53300", "hikaricp", "hikaricp total=0 active=0 idle=0 waiting=9"),
         (K.MAX_CONNECTIONS, "53300", "pgjdbc", None),
     ]
+
+
+def test_asyncpg_acquire_frame_without_a_timeout_is_not_a_pool_timeout() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/site-packages/asyncpg/pool.py", line 864, in _acquire\n'
+        "    return await compat.wait_for(\n"
+        "asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already"
+    )
+    assert [(s.kind, s.source) for s in scan(text)] == [(K.MAX_CONNECTIONS, "asyncpg")]
+
+
+def test_doctrine_names_the_outer_wrapper() -> None:
+    # doctrine/dbal src/Exception/DriverException.php around PDO's message.
+    text = (
+        "Doctrine\\DBAL\\Exception\\ConnectionException: An exception occurred in the driver: "
+        "SQLSTATE[08006] [7] FATAL:  sorry, too many clients already"
+    )
+    (s,) = scan(text)
+    assert (s.kind, s.source, s.sqlstate) == (K.MAX_CONNECTIONS, "doctrine", "53300")

@@ -25,10 +25,15 @@ def test_every_kind_has_messages() -> None:
 
 @pytest.mark.parametrize("message", MESSAGES, ids=lambda m: f"{m.lang}:{m.text[:30]}")
 def test_default_sqlstate(message: Message) -> None:
+    # What each producer sends with its own refusals (see the source cited in the table).
     expected = {
         "postgres": "57P03" if message.kind is K.SERVER_NOT_READY else "53300",
         "pgbouncer": "08P01",
         "supavisor": "XX000",
+        "pgpool": "53300",
+        "odyssey": "53300",
+        "pgdog": "58000",
+        "pgcat": "58000",
     }.get(message.producer)
     assert message.sqlstate == expected
 
@@ -58,16 +63,34 @@ def test_variants() -> None:
         "not yet accepting connections",
         "not accepting connections",
     }
-    assert {v for k, v in variants if k is K.POOLER_CLIENT_LIMIT} == {
+    client_limits = {(m.pooler, m.variant) for m in MESSAGES if m.kind is K.POOLER_CLIENT_LIMIT}
+    assert {v for p, v in client_limits if p == "pgbouncer"} == {
         "max_client_conn",
         "max_db_client_connections",
         "max_user_client_connections",
-        "supavisor",
     }
-    assert {v for k, v in variants if k is K.POOLER_WAIT_TIMEOUT} == {
+    assert {p for p, _ in client_limits} == {
+        "pgbouncer",
+        "supavisor",
+        "pgpool",
+        "odyssey",
+        "rds_proxy",
+        "neon",
+    }
+    waits = {(m.pooler, m.variant) for m in MESSAGES if m.kind is K.POOLER_WAIT_TIMEOUT}
+    assert {v for p, v in waits if p == "pgbouncer"} == {
         "query_wait_timeout",
         "client_login_timeout",
         "server_login_retry",
+    }
+    assert {p for p, _ in waits} == {
+        "pgbouncer",
+        "supavisor",
+        "pgdog",
+        "pgcat",
+        "odyssey",
+        "rds_proxy",
+        "neon",
     }
     assert {v for k, v in variants if k is K.APP_POOL_TIMEOUT} == {
         "sqlalchemy",
@@ -75,5 +98,20 @@ def test_variants() -> None:
         "rails",
         "prisma",
         "psycopg_pool",
+        "knex",
+        "sequelize",
+        "npgsql",
+        "sqlx",
+        "dbconnection",
+        "hibernate",
+        "asyncpg",
         "pg-pool",
     }
+
+
+def test_pooler_messages_name_their_pooler() -> None:
+    for m in MESSAGES:
+        if m.kind in (K.POOLER_CLIENT_LIMIT, K.POOLER_WAIT_TIMEOUT):
+            assert m.pooler == m.producer, m.text
+        else:
+            assert m.pooler is None, m.text

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.signals import prefilter, scan
+from bot.signals import SignalKind, prefilter, scan
 from bot.signals.messages import MESSAGES
-from bot.signals.template import needle
+from bot.signals.template import needle, needle_forms
 
 from . import shapes
 from .test_scanner import incident_log
@@ -80,7 +80,14 @@ def test_needles_come_from_the_message_table() -> None:
     assert expected <= set(prefilter.NEEDLES)
     for k, n in enumerate(prefilter.NEEDLES):
         for i in prefilter.NEEDLE_IDS[k]:
-            assert n.decode() == needle(MESSAGES[i]) or n.startswith(b"\\u") or b"\\u" in n
+            forms = needle_forms(MESSAGES[i])
+            assert n.decode() in forms or n.startswith(b"\\u") or b"\\u" in n
+
+
+def test_cjk_needles_have_both_punctuation_widths() -> None:
+    (zh,) = [m for m in MESSAGES if m.lang == "zh_CN" and m.kind is SignalKind.MAX_CONNECTIONS]
+    assert needle_forms(zh) == ("对不起, 已经有太多的客户", "对不起，已经有太多的客户")
+    assert "对不起，已经有太多的客户".encode() in prefilter.NEEDLES
 
 
 def test_every_message_is_found_by_its_needle() -> None:

@@ -56,6 +56,10 @@ class FakeSlack:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.channel_names: dict[str, str] = {}
         self.file_info: dict[str, dict[str, Any]] = {}  # for files.info
+        # Methods answered by a test's own stand-in, and the token each expects if not the bot's
+        # (Socket Mode's apps.connections.open takes the app-level token).
+        self.methods: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self.method_tokens: dict[str, str] = {}
         # method -> [calls to let through first, status, headers, answer]
         self._faults: dict[str, list[list[Any]]] = {}
         self._ts = itertools.count(1)
@@ -129,6 +133,8 @@ class FakeSlack:
                 "channel": {"id": channel, "name": self.channel_names.get(str(channel), "general")}
             },
         }
+        if method in self.methods:
+            return 200, {}, self.methods[method](body)
         if method == "files.info":
             info = self.file_info.get(str(body.get("file")))
             return (
@@ -189,7 +195,8 @@ def _handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
                 self._send(200, {"Content-Type": "text/plain"}, b"ok")
                 return
             method = self.path.removeprefix("/api/")
-            if headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+            token = fake.method_tokens.get(method, BOT_TOKEN)
+            if headers.get("authorization") != f"Bearer {token}":
                 status, extra, answer = 200, {}, {"ok": False, "error": "invalid_auth"}
             else:
                 status, extra, answer = fake._answer(method, body)
