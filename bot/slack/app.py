@@ -111,8 +111,11 @@ class AnswerOnce(Middleware):
     ) -> BoltResponse:
         key = delivery_id(req)
         if key is not None and not self.first_sight(key):
-            retry = req.headers.get("x-slack-retry-num", ["-"])[0]
-            log.info("request %s delivered again (retry %s): already answered", key, retry)
+            if key.startswith("body:"):
+                log.info("a signed request was replayed: already answered, ignored")
+            else:
+                retry = req.headers.get("x-slack-retry-num", ["?"])[0]
+                log.info("event %s delivered again (retry %s): already answered", key, retry)
             return BoltResponse(status=200, body="")
         return next()
 
