@@ -97,7 +97,8 @@ class Watchdog:
                     target=self._run, name="pgconn-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._cond.notify()
+            if self._heap[0][1] == seq:  # earlier than what the thread sleeps until
+                self._cond.notify()
             return seq
 
     def cancel(self, seq: int) -> None:
