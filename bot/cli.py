@@ -16,17 +16,19 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import __version__, signals
-from bot.config import ClusterConfig, Config, load
 from bot.errors import PgconnError
-from bot.playbooks import PlaybookSet, load_playbooks
 from bot.redact import redact_text
-from bot.render.json import report_to_dict
-from bot.render.text import render_text
-from bot.service import analyse
-from bot.signals.model import Signal
-from bot.triage.model import Report
+
+# Each command imports what it needs when it runs: `explain` of a paste must not pay for
+# psycopg, the Slack stack or the configuration loader before reading a byte.
+if TYPE_CHECKING:
+    from bot.config import ClusterConfig, Config
+    from bot.playbooks import PlaybookSet
+    from bot.signals.model import Signal
+    from bot.triage.model import Report
 
 EXIT_OK, EXIT_USAGE, EXIT_NO_LIVE = 0, 2, 3
 EXIT_OVER = 1  # check: something at warning or critical
@@ -213,6 +215,8 @@ def _fail(message: str) -> int:
 
 
 def _config(path: str | None) -> Config:
+    from bot.config import load
+
     if not path:
         raise PgconnError("no configuration: pass --config FILE or set PGCONN_CONFIG")
     return load(path)
@@ -220,11 +224,16 @@ def _config(path: str | None) -> Config:
 
 def _target(args: argparse.Namespace, name: str | None) -> tuple[ClusterConfig | None, list[str]]:
     """The cluster to diagnose (from --dsn or the config) and the secrets to mask."""
+    if not args.dsn and not name:
+        return None, []
+    from bot.config import ClusterConfig, Config
+    from bot.names import ADHOC_CLUSTER
+
     if args.dsn and name:
         raise PgconnError("give either a cluster name or --dsn, not both")
     if args.dsn:
-        cluster = ClusterConfig(name="dsn", dsn=args.dsn)
-        return cluster, Config(clusters={"dsn": cluster}).secrets()
+        cluster = ClusterConfig(name=ADHOC_CLUSTER, dsn=args.dsn)
+        return cluster, Config(clusters={ADHOC_CLUSTER: cluster}).secrets()
     if name:
         config = _config(args.config)
         return config.cluster(name), config.secrets()
@@ -263,27 +272,46 @@ def _read_signals(source: str) -> list[Signal]:
 
 
 def _emit(report: Report, as_json: bool, secrets: Sequence[str]) -> None:
-    text = (
-        json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
-        if as_json
-        else render_text(report, color=sys.stdout.isatty())
-    )
+    if as_json:
+        from bot.render.json import report_to_dict
+
+        text = json.dumps(report_to_dict(report), indent=2, ensure_ascii=False)
+    else:
+        from bot.render.text import render_text
+
+        text = render_text(report, color=sys.stdout.isatty())
     print(redact_text(text, secrets))
 
 
 def _playbooks(args: argparse.Namespace) -> PlaybookSet:
+    from bot.playbooks import load_playbooks
+
     return load_playbooks(args.playbooks)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     cluster, secrets = _target(args, args.cluster)
     found = _read_signals(args.file)
-    report = analyse(found, cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
+    if cluster is None:
+        # Text only: what `analyse` does without a cluster, without importing the live side
+        # (psycopg, diagnostics, metrics) it would not use.
+        from bot.playbooks.lazy import load_playbooks_lazily
+        from bot.triage import triage
+
+        # One-shot: compile only the playbooks the findings use (check-config checks all).
+        playbooks = load_playbooks_lazily(args.playbooks)
+        report = triage(found, None, cluster=None, playbooks=playbooks, focus_role=args.role)
+    else:
+        from bot.service import analyse
+
+        report = analyse(found, cluster, _playbooks(args), focus_role=args.role, secrets=secrets)
     _emit(report, args.json, secrets)
     return EXIT_NO_LIVE if cluster and not report.live else EXIT_OK
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    from bot.service import analyse
+
     if not args.cluster and not args.dsn:
         return _fail("diagnose needs a CLUSTER name (with --config) or --dsn DSN")
     cluster, secrets = _target(args, args.cluster)
@@ -303,6 +331,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from bot.playbooks import load_playbooks
+
     config = _config(args.config)
     playbooks = load_playbooks(args.playbooks)
     print(

@@ -17,10 +17,11 @@ from typing import Any
 import yaml
 
 from bot.errors import ConfigError, UnknownClusterError
+from bot.names import CLUSTER_NAME
 from bot.redact import dsn_password
 
 _ENV_REF = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
-_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_CLUSTER_NAME = CLUSTER_NAME
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,26 @@ class ClusterWarnings:
     def database(self, name: str) -> LevelOverride | None:
         return next((o for n, o in self.databases if n == name), None)
 
+
+@dataclass(frozen=True)
+class TriageSettings:
+    """`triage` (global) and `clusters.<name>.triage` (overrides): what triage calls idle,
+    stuck in a transaction, or a probable leak.
+
+    - `idle_seconds`: a session idle longer than this holds its slot for nothing.
+    - `idle_in_transaction_seconds`: idle in transaction longer than this is stuck.
+    - `leak_min_sessions`: this many long-idle sessions of one role make a finding even when
+      nothing is full, and are the least a leak is called on.
+    - `leak_share`: the share of them from one application and client that makes it a leak.
+    """
+
+    idle_seconds: int = 600
+    idle_in_transaction_seconds: int = 60
+    leak_min_sessions: int = 5
+    leak_share: float = 0.6
+
+
+_TRIAGE_KEYS = {"idle_seconds", "idle_in_transaction_seconds", "leak_min_sessions", "leak_share"}
 
 DEFAULT_MAX_SESSIONS_PER_ACTION = 50
 DEFAULT_APPROVAL_TTL_MINUTES = 15
@@ -86,6 +107,8 @@ class ClusterConfig:
     allow_superuser_targets: bool = False
     max_sessions_per_action: int = DEFAULT_MAX_SESSIONS_PER_ACTION
     approval_ttl_minutes: int = DEFAULT_APPROVAL_TTL_MINUTES
+    # The global `triage` settings with this cluster's `triage` overrides applied.
+    triage: TriageSettings = field(default_factory=TriageSettings)
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,7 @@ class Config:
     state_dsn: str | None = None
     slack: SlackConfig = field(default_factory=SlackConfig)
     source: str = "config"
+    triage: TriageSettings = field(default_factory=TriageSettings)
 
     def clusters_for_channel(self, channel: str) -> list[str]:
         """Clusters bound to a Slack channel (by ID or #name) through `clusters.<n>.channels`."""
@@ -327,8 +351,10 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             "state_dsn",
             "slack",
             "approver_usergroup",
+            "triage",
         },
     )
+    triage = _triage(top.get("triage"), "triage", TriageSettings(), problems)
 
     clusters: dict[str, ClusterConfig] = {}
     raw_clusters = problems.mapping(top.get("clusters"), "clusters", set(top.get("clusters") or {}))
@@ -348,6 +374,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
                 "alert_channel",
                 "warnings",
                 "pgbouncer_dsn",
+                "triage",
                 *_REMEDIATION_KEYS,
             },
         )
@@ -367,6 +394,7 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
             channels=problems.strings(body.get("channels"), f"{path}.channels"),
             alert_channel=problems.string(body.get("alert_channel"), f"{path}.alert_channel"),
             warnings=_cluster_warnings(body.get("warnings"), f"{path}.warnings", problems),
+            triage=_triage(body.get("triage"), f"{path}.triage", triage, problems),
             **_remediation(body, path, problems),
         )
 
@@ -392,6 +420,28 @@ def parse(document: object, env: Mapping[str, str] | None = None, source: str = 
         state_path=Path(state_path) if state_path else Config.state_path,
         state_dsn=state_dsn,
         source=source,
+        triage=triage,
+    )
+
+
+def _triage(raw: object, path: str, base: TriageSettings, problems: _Collector) -> TriageSettings:
+    """`triage` or `clusters.<name>.triage`: each key given replaces `base`'s."""
+    body = problems.mapping(raw, path, _TRIAGE_KEYS)
+
+    def whole(key: str, default: int, lo: int, hi: int) -> int:
+        return int(
+            problems.number(body.get(key), f"{path}.{key}", default, lo=lo, hi=hi, integer=True)
+        )
+
+    return TriageSettings(
+        idle_seconds=whole("idle_seconds", base.idle_seconds, 1, 7 * 86400),
+        idle_in_transaction_seconds=whole(
+            "idle_in_transaction_seconds", base.idle_in_transaction_seconds, 1, 7 * 86400
+        ),
+        leak_min_sessions=whole("leak_min_sessions", base.leak_min_sessions, 1, 100_000),
+        leak_share=problems.number(
+            body.get("leak_share"), f"{path}.leak_share", base.leak_share, lo=0.01, hi=1.0
+        ),
     )
 
 

@@ -16,7 +16,7 @@ import getpass
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from psycopg.conninfo import conninfo_to_dict
@@ -37,6 +37,8 @@ from bot.slots import waiting
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
 from bot.triage.model import Report
+from bot.triage.pasted import LIVE_REFUSAL_SOURCE
+from bot.triage.unreachable import classify
 
 _SERVER_REFUSALS = (SignalKind.MAX_CONNECTIONS, SignalKind.RESERVED_SLOTS)
 
@@ -122,6 +124,13 @@ def _refused_note(
     cluster: ClusterConfig, exc: CannotConnectError, version: int | None, kept: bool
 ) -> str:
     role = _monitoring_role(cluster.dsn)
+    cause = classify(str(exc), exc.sqlstate, cluster.name)
+    if not cause.capacity:
+        # Not a full server: the reserved slots and the kept connection are beside the point.
+        return (
+            f"pgconn could not connect to {cluster.name} as role {role}: {exc}. {cause.note()} "
+            "The advice below comes from the pasted text alone."
+        )
     path = assess_unconnected(role, version, _refusals(exc))
     keeping = (
         " pgconn keeps a connection open only while it runs as a bot, and it had none to "
@@ -147,8 +156,7 @@ def _access_notes(
     how = how_pgconn_got_in(snap, kept=kept, opened_at=opened_at)
     if how is not None:
         notes.append(how)
-    used = snap.client_backends + 1
-    near = used >= snap.settings.ordinary_slots * t.near_ratio
+    near = snap.server_headroom().share >= t.near_ratio
     pasted = any(s.kind in _SERVER_REFUSALS for s in found)
     if near or pasted or how is not None:
         path = reserved_path(snap)
@@ -175,6 +183,18 @@ def _pooler(
         ]
 
 
+def cluster_thresholds(cluster: ClusterConfig) -> Thresholds:
+    """Triage's thresholds with the cluster's `triage` settings (global, then its own)."""
+    t = cluster.triage
+    return replace(
+        DEFAULT_THRESHOLDS,
+        idle_min_age_s=t.idle_seconds,
+        idle_tx_min_age_s=t.idle_in_transaction_seconds,
+        idle_min_sessions=t.leak_min_sessions,
+        leak_share=t.leak_share,
+    )
+
+
 def _as_live_refusal(signal: Signal) -> Signal:
     return Signal(
         kind=signal.kind,
@@ -182,7 +202,7 @@ def _as_live_refusal(signal: Signal) -> Signal:
         database=signal.database,
         sqlstate=signal.sqlstate,
         count=signal.count,
-        source="pgconn-connect",
+        source=LIVE_REFUSAL_SOURCE,
         first_line=signal.first_line,
         excerpt=signal.excerpt,
         detail=signal.detail,
@@ -197,11 +217,14 @@ def analyse(
     focus_role: str | None = None,
     secrets: Sequence[str] = (),
     extra_notes: Sequence[str] = (),
-    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    thresholds: Thresholds | None = None,
     keepers: Keepers | None = None,
 ) -> Report:
     """Signals (possibly none) plus, when a cluster is given, live snapshots: the report.
-    `keepers`: use (and keep) the process's open diagnostics connections."""
+    `keepers`: use (and keep) the process's open diagnostics connections. `thresholds`
+    default to the cluster's `triage` settings."""
+    if thresholds is None:
+        thresholds = cluster_thresholds(cluster) if cluster is not None else DEFAULT_THRESHOLDS
     notes = list(extra_notes)
     snapshot = None
     pooler = None

@@ -93,3 +93,45 @@ def test_unknown_cluster_lists_the_known_ones():
     config = parse({"clusters": {"a": {"dsn": "host=x"}, "b": {"dsn": "host=y"}}}, env={})
     with pytest.raises(UnknownClusterError, match="configured clusters: a, b"):
         config.cluster("c")
+
+
+def test_triage_thresholds_global_and_per_cluster():
+    from bot.service import cluster_thresholds
+
+    config = parse(
+        {
+            "clusters": {
+                "a": {"dsn": "host=a", "triage": {"idle_seconds": 30, "leak_share": 0.9}},
+                "b": {"dsn": "host=b"},
+            },
+            "triage": {"idle_seconds": 120, "idle_in_transaction_seconds": 20},
+        },
+        env={},
+    )
+    a, b = config.clusters["a"].triage, config.clusters["b"].triage
+    assert (a.idle_seconds, a.idle_in_transaction_seconds, a.leak_share) == (30, 20, 0.9)
+    assert (b.idle_seconds, b.idle_in_transaction_seconds, b.leak_min_sessions) == (120, 20, 5)
+    t = cluster_thresholds(config.clusters["a"])
+    assert (t.idle_min_age_s, t.idle_tx_min_age_s, t.leak_share) == (30, 20, 0.9)
+    defaults = parse({"clusters": {"c": {"dsn": "host=c"}}}, env={}).clusters["c"].triage
+    assert (defaults.idle_seconds, defaults.idle_in_transaction_seconds) == (600, 60)
+    assert (defaults.leak_min_sessions, defaults.leak_share) == (5, 0.6)
+
+
+def test_triage_thresholds_are_validated_with_their_paths():
+    with pytest.raises(ConfigError) as info:
+        parse(
+            {
+                "clusters": {"a": {"dsn": "host=a", "triage": {"idle_secs": 3, "leak_share": 2}}},
+                "triage": {"idle_seconds": 0, "leak_min_sessions": 1.5},
+            },
+            env={},
+        )
+    problems = "\n".join(info.value.problems)
+    for expected in (
+        "clusters.a.triage.idle_secs: unknown key",
+        "clusters.a.triage.leak_share: must be between 0.01 and 1",
+        "triage.idle_seconds: must be between 1 and 604800",
+        "triage.leak_min_sessions: must be a whole number",
+    ):
+        assert expected in problems, (expected, problems)

@@ -55,10 +55,11 @@ def _ident(name: str) -> str:
 
 
 def _what_to_run(server: throwaway.ThrowawayCluster, role: str) -> str:
-    """The statement that gives a plain monitoring role a way into a full server."""
+    """What gives a plain monitoring role a way into a full server: on 16+ a GRANT; on 15 no
+    statement (a superuser monitoring role is never advised), the connection a bot keeps."""
     if server.major >= 16:
         return f"GRANT pg_use_reserved_connections TO {_ident(role)};"
-    return f"ALTER ROLE {_ident(role)} SUPERUSER;"
+    return "run pgconn as a bot (it keeps one per cluster)"
 
 
 def _role_in(statement: str) -> str:
@@ -95,12 +96,16 @@ def test_the_kept_connection_sees_a_server_full_to_its_last_ordinary_slot(full, 
             assert snap.ordinary_free == 0
             top = report.findings[0]
             assert (top.code, top.severity) == (FindingCode.RESERVED_SLOTS, Severity.CRITICAL)
-            assert (top.current, top.limit) == (ordinary, ordinary)
+            # pgconn's kept connection holds the last ordinary slot: not counted as used, and
+            # not usable by anyone else.
+            assert (top.current, top.limit) == (ordinary - 1, ordinary - 1)
             notes = "\n".join(report.notes)
             assert "through the connection it keeps open since" in notes
             assert "would have been refused" in notes
             assert _what_to_run(full, monitor) in notes
-            assert _role_in(_what_to_run(full, monitor)) == monitor
+            assert "SUPERUSER" not in notes
+            if full.major >= 16:
+                assert _role_in(_what_to_run(full, monitor)) == monitor
 
             # The one-shot path (a new connection): refused, and it still answers.
             blind = analyse(found, config, playbooks, secrets=[mon_pw])
@@ -144,7 +149,14 @@ def test_a_new_connection_gets_in_through_the_reserve(full, playbooks):
     assert report.live
     assert report.snapshot is not None
     assert report.snapshot.client_backends == ordinary
-    assert report.snapshot.ordinary_free == -1
+    # pgconn sits in a reserved slot: it takes nothing from the ordinary ones, all used.
+    room = report.snapshot.server_headroom()
+    assert (room.used, room.usable, room.free, room.own_reserved) == (ordinary, ordinary, 0, 1)
+    assert (report.findings[0].current, report.findings[0].limit) == (ordinary, ordinary)
+    assert report.snapshot.ordinary_free == 0
+    if full.major < 16:
+        # A superuser monitoring role on 15 does use the superuser-reserved slots.
+        assert not any("cannot use the reserved slots" in e for e in report.findings[0].evidence)
     notes = "\n".join(report.notes)
     assert "pgconn got in through the reserved slots" in notes
     assert how in notes
@@ -200,11 +212,12 @@ def test_a_missing_reserved_path_is_reported_with_what_to_run(cluster, playbooks
         expected = "ALTER SYSTEM SET reserved_connections = 3;"
         assert "reserved_connections is 0" in notes
         assert "GRANT" not in notes  # the role already has the privilege
+        assert expected in notes
+        pglast.parse_sql(expected)
     else:
-        expected = f"ALTER ROLE {_ident(monitor)} SUPERUSER;"
-        assert _role_in(expected) == monitor
-    assert expected in notes
-    pglast.parse_sql(expected)
+        # Never advise making the monitoring role a superuser: the kept connection instead.
+        assert "SUPERUSER" not in notes
+        assert _what_to_run(cluster, monitor) in notes
 
 
 # --- the advice itself, without a server -----------------------------------------------------
@@ -261,16 +274,74 @@ def test_without_a_connection_the_refusal_tells_the_version():
     assert assess_unconnected(role, None, [new]).statements == (
         'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
-    assert assess_unconnected(role, None, [old]).statements == (
-        'ALTER ROLE "pgconn_mon" SUPERUSER;',
+    on15 = assess_unconnected(role, None, [old])
+    assert on15.statements == ()  # 16+ statements would fail on 15; SUPERUSER is never advised
+    assert "PostgreSQL 15" in on15.summary and "SUPERUSER" not in on15.note()
+    # The 16+ wording names the SUPERUSER attribute: the 16+ forms alone.
+    on16 = assess_unconnected(
+        role,
+        None,
+        [
+            signal(
+                "reserved_slots",
+                detail="superuser",
+                excerpt="remaining connection slots are reserved for roles with the SUPERUSER "
+                "attribute",
+            )
+        ],
     )
-    # Nothing to tell the version by: both ways, for 16+.
+    assert "16 or newer" in on16.summary
+    assert on16.statements[-1] == 'GRANT pg_use_reserved_connections TO "pgconn_mon";'
+    # Nothing to tell the version by: each form with the versions it applies to.
     unknown = assess_unconnected(role, None, [signal("max_connections")])
     assert unknown.statements == (
         "ALTER SYSTEM SET reserved_connections = 3;",
         'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
+    assert "PostgreSQL 16 and newer" in unknown.summary
+    assert "PostgreSQL 15 and older" in unknown.summary
+    assert unknown.note().index("On 16+ run:") < unknown.note().index("ALTER SYSTEM")
     # A version seen earlier (by a kept connection) decides.
-    assert assess_unconnected(role, 150004, [signal("max_connections")]).statements == (
-        'ALTER ROLE "pgconn_mon" SUPERUSER;',
+    assert assess_unconnected(role, 150004, [signal("max_connections")]).statements == ()
+    assert assess_unconnected(role, 170002, [signal("max_connections")]).statements == (
+        "ALTER SYSTEM SET reserved_connections = 3;",
+        'GRANT pg_use_reserved_connections TO "pgconn_mon";',
     )
+
+
+def test_pgconn_in_a_reserved_slot_reads_the_same_figure_in_report_check_and_warning(full):
+    """Every ordinary slot taken by the application, pgconn in a reserved one: the report,
+    `pgconn check` and the warning all read N/N (100%), never N+1/N."""
+    from bot.config import parse
+    from bot.warnings import render
+    from bot.warnings.check import check
+    from bot.warnings.model import EntityKind, Level
+    from bot.warnings.render import check_text
+    from bot.warnings.trend import NO_TREND
+
+    monitor, app = pg.unique("mon"), pg.unique("app")
+    extra = "SUPERUSER" if full.major < 16 else "IN ROLE pg_monitor, pg_use_reserved_connections"
+    mon_pw = pg.create_role(full, monitor, extra=extra)
+    app_pw = pg.create_role(full, app)
+    ordinary = _ordinary(full)
+    dsn = full.dsn(user=monitor, password=mon_pw)
+    with pg.holding(full) as h:
+        h.open(ordinary, app, app_pw, app="api")
+        report = analyse([], ClusterConfig("full", dsn), load_playbooks())
+        config = parse({"clusters": {"full": {"dsn": dsn}}}, env={})
+        [result] = check(config)
+    assert report.snapshot is not None
+    room = report.snapshot.server_headroom()
+    assert (room.used, room.usable, room.free, room.own_reserved) == (ordinary, ordinary, 0, 1)
+    top = report.findings[0]
+    assert (top.current, top.limit) == (ordinary, ordinary)
+    server = next(e for e in result.evaluations if e.usage.kind is EntityKind.SERVER)
+    assert (server.usage.current, server.usage.limit) == (ordinary, ordinary)
+    assert server.usage.short() == f"{ordinary}/{ordinary} (100%)"
+    assert f"{ordinary}/{ordinary}" in check_text([result])
+    assert f"{ordinary + 1}/{ordinary}" not in check_text([result])
+    view = render.WarningView("full", server.usage, Level.CRITICAL, NO_TREND, 0.0, ordinary, None)
+    assert f"at *{ordinary}/{ordinary} (100%)*" in render.warning(view).text + str(
+        render.warning(view).blocks
+    )
+    assert room.figures() in render_text(report)

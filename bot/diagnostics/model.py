@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.headroom import Headroom, Scope
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -103,7 +105,9 @@ class Snapshot:
     """Everything one diagnosis saw, taken in one round trip at `taken_at` (server clock).
 
     `client_backends` counts every client backend (they all use max_connections slots) except
-    pgconn's own. `blind_spots` says, in plain words, what the monitoring role could not see.
+    pgconn's own, which `own_sessions` lists as (role, database); None when not read, taken
+    as the one diagnostics session of the monitoring role. `blind_spots` says, in plain words,
+    what the monitoring role could not see.
     """
 
     cluster: str
@@ -124,14 +128,48 @@ class Snapshot:
     monitoring_superuser: bool = False
     # Read only when a pooler is configured (empty otherwise).
     session_features: tuple[SessionFeature, ...] = ()
+    own_sessions: tuple[tuple[str | None, str | None], ...] | None = None
+
+    @property
+    def own(self) -> tuple[tuple[str | None, str | None], ...]:
+        if self.own_sessions is None:
+            return ((self.monitoring_role, None),)
+        return self.own_sessions
+
+    def server_headroom(self) -> Headroom:
+        s = self.settings
+        return Headroom.of(
+            Scope.SERVER,
+            "",
+            s.max_connections,
+            self.client_backends,
+            len(self.own),
+            reserved=s.max_connections - s.ordinary_slots,
+        )
+
+    def role_headroom(self, name: str) -> Headroom:
+        """A role's CONNECTION LIMIT (none for superusers, which it does not bind)."""
+        r = self.role(name)
+        limit = r.conn_limit if r is not None and not r.superuser else None
+        own = sum(1 for role, _ in self.own if role == name)
+        return Headroom.of(Scope.ROLE, name, limit, r.current if r else 0, own)
+
+    def database_headroom(self, name: str) -> Headroom:
+        d = self.database(name)
+        own = sum(1 for _, db in self.own if db == name)
+        return Headroom.of(
+            Scope.DATABASE, name, d.conn_limit if d else None, d.current if d else 0, own
+        )
 
     @property
     def ordinary_free(self) -> int:
-        """Slots still free for ordinary roles (negative: superusers are eating the reserve).
+        """Slots still free for ordinary roles: the server headroom's `free`."""
+        return self.server_headroom().free or 0
 
-        pgconn's own backend is left out of every count shown, but it does hold a slot.
-        """
-        return self.settings.ordinary_slots - self.client_backends - 1
+    @property
+    def over_reserved(self) -> int:
+        """Sessions beyond the ordinary slots (superusers eating the reserve)."""
+        return self.server_headroom().over
 
     def role(self, name: str) -> RoleUsage | None:
         return next((r for r in self.roles if r.name == name), None)

@@ -56,6 +56,7 @@ class _Row:
     query: str | None
     superuser: bool
     hidden: bool
+    own: bool = False
 
 
 def batch_sql(server_version_num: int, *, pooled: bool = False) -> str:
@@ -208,7 +209,7 @@ def build_snapshot(
     role_names = {r.oid: r.rolname for r in role_rows}
     superusers = {r.oid for r in role_rows if r.rolsuper}
     db_names = {d.oid: d.datname for d in db_rows}
-    rows = [
+    all_rows = [
         _Row(
             pid=s.pid,
             role=role_names.get(s.usesysid, f"oid {s.usesysid}"),
@@ -223,9 +224,12 @@ def build_snapshot(
             query=s.query,
             superuser=s.usesysid in superusers,
             hidden=bool(s.hidden),
+            own=bool(getattr(s, "own", False)),
         )
         for s in session_rows
     ]
+    rows = [r for r in all_rows if not r.own]
+    own = tuple((r.role, r.database) for r in all_rows if r.own)
     by_role = Counter(r.role for r in rows)
     by_db = Counter(r.database for r in rows)
     roles = tuple(
@@ -275,4 +279,5 @@ def build_snapshot(
         blind_spots=tuple(blind),
         monitoring_superuser=bool(whoami.superuser),
         session_features=session_features(feature_rows, role_names, db_names),
+        own_sessions=own or None,
     )

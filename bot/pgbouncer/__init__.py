@@ -5,26 +5,33 @@
     take_pooler_snapshot(conn) -> PoolerSnapshot
     pooler_levels(snapshot)    -> PoolerLevels     (pure: for the warnings scheduler)
 
-Findings drawn from a snapshot live in `bot.triage.pooler`.
+Findings drawn from a snapshot live in `bot.triage.pooler`. The names are imported on first
+use, so the typed model (`bot.pgbouncer.model`) comes without psycopg.
 """
 
-from bot.pgbouncer.console import (
-    COMMANDS,
-    build_pooler_snapshot,
-    connect_console,
-    read_pooler,
-    take_pooler_snapshot,
-)
-from bot.pgbouncer.model import (
-    Pool,
-    PoolerConfig,
-    PoolerConnection,
-    PoolerDatabase,
-    PoolerLists,
-    PoolerSnapshot,
-    PoolerUser,
-)
-from bot.pgbouncer.usage import PoolerLevels, PoolLevel, pooler_levels
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.pgbouncer.console import (
+        COMMANDS,
+        build_pooler_snapshot,
+        connect_console,
+        read_pooler,
+        take_pooler_snapshot,
+    )
+    from bot.pgbouncer.model import (
+        Pool,
+        PoolerConfig,
+        PoolerConnection,
+        PoolerDatabase,
+        PoolerLists,
+        PoolerSnapshot,
+        PoolerUser,
+    )
+    from bot.pgbouncer.usage import PoolerLevels, PoolLevel, pooler_levels
 
 __all__ = [
     "COMMANDS",
@@ -43,3 +50,38 @@ __all__ = [
     "read_pooler",
     "take_pooler_snapshot",
 ]
+
+_LAZY = {
+    **dict.fromkeys(
+        (
+            "COMMANDS",
+            "build_pooler_snapshot",
+            "connect_console",
+            "read_pooler",
+            "take_pooler_snapshot",
+        ),
+        "bot.pgbouncer.console",
+    ),
+    **dict.fromkeys(
+        (
+            "Pool",
+            "PoolerConfig",
+            "PoolerConnection",
+            "PoolerDatabase",
+            "PoolerLists",
+            "PoolerSnapshot",
+            "PoolerUser",
+        ),
+        "bot.pgbouncer.model",
+    ),
+    **dict.fromkeys(("PoolerLevels", "PoolLevel", "pooler_levels"), "bot.pgbouncer.usage"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

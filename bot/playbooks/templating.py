@@ -13,7 +13,6 @@ from typing import Any
 
 from jinja2 import StrictUndefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from psycopg import sql
 
 from bot.triage.facts import Placeholder
 from bot.triage.units import human_duration, setting_duration_ms
@@ -32,12 +31,28 @@ class MissingValue(Exception):
 def _ident(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"|ident needs a name, got {type(value).__name__}")
+    if "\x00" not in value:
+        # What psycopg's sql.Identifier(value).as_string(None) returns, without importing
+        # psycopg for a short command (tests compare the two).
+        return '"' + value.replace('"', '""') + '"'
+    from psycopg import sql
+
     return sql.Identifier(value).as_string(None)
 
 
 def _literal(value: object) -> str:
     if not isinstance(value, str | int | float | bool):
         raise TypeError(f"|literal needs a string or a number, got {type(value).__name__}")
+    # The common cases spelled as psycopg's sql.Literal(value).as_string(None) spells them;
+    # backslashes (an E'' string), NULs and floats are left to psycopg.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "\\" not in value and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    from psycopg import sql
+
     return sql.Literal(value).as_string(None).strip()
 
 

@@ -275,6 +275,12 @@ class ExecutionResult:
     freed: str = ""
     headroom: tuple[str, ...] = field(default=())
 
+    @property
+    def outcome_label(self) -> str:
+        """What `freed` reports: slots freed by ending sessions, or a setting changed (a raised
+        limit frees nothing; it makes room)."""
+        return "Freed" if self.kind in (ActionKind.TERMINATE, ActionKind.CANCEL) else "Changed"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind.value,

@@ -52,7 +52,7 @@ def result_lines(result: ExecutionResult) -> list[str]:
         lines.append(f"{verb}: pid {', '.join(str(p) for p in result.signalled)}")
     elif result.changed:
         lines.append("ran the statement")
-    lines.append(f"freed: {result.freed}")
+    lines.append(f"{result.outcome_label.lower()}: {result.freed}")
     for s in result.skipped:
         lines.append(f"left alone: {f'pid {s.pid}: ' if s.pid else ''}{s.reason}")
     if result.headroom:

@@ -1,5 +1,7 @@
-"""Block Kit for approval-gated fixes: the request (exact targets, SQL, Approve / Reject), the
-request once decided, the result with the fresh headroom, and refusals. Pure functions.
+"""Block Kit for approval-gated fixes: the request (the action, its blast radius, the targets
+grouped, Approve / Reject right under them, the plain statement; the guarded statement that
+runs on demand), the request once decided, the result with the fresh headroom, and refusals.
+Pure functions.
 
 Everything from a server or a request (role names, queries, reasons) is redacted, then escaped;
 user and group IDs become Slack mentions.
@@ -9,17 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from psycopg import sql
+
 from bot.redact import redact_text
 from bot.remediation.model import ExecutionResult, Proposal
 from bot.remediation.policy import Policy
-from bot.remediation.text import target_line, when
-from bot.render.blocks import MAX_SECTION, Block, Message, escape, section, sections
+from bot.remediation.text import when
+from bot.render.answer import plain_words, plural
+from bot.render.blocks import MAX_SECTION, NO_ANGLES, Block, Message, escape, section, sections
 from bot.render.blocks import split_text as _split
 from bot.store import ApprovalRequest, ApprovalStatus
+from bot.triage.model import ActionKind
 from bot.triage.units import human_duration
 
 APPROVE_ACTION = "pgconn.approval.approve"
 REJECT_ACTION = "pgconn.approval.reject"
+SHOW_SQL_ACTION = "pgconn.approval.show_sql"
 APPROVAL_BLOCK_PREFIX = "pgconn.approval:"
 # Within Slack's 50 blocks per message, whatever the number of targets: a longer list or
 # statement is cut, saying so (the audit log keeps them whole).
@@ -79,87 +86,171 @@ def _code(label: str, code: str, secrets: Sequence[str]) -> list[Block]:
     return out
 
 
+def action_text(proposal: Proposal) -> str:
+    """What the fix does, in a few words: `Terminate 5 sessions of app_user`."""
+    if proposal.on_sessions:
+        n = len(proposal.targets)
+        roles = sorted({t.role or "?" for t in proposal.targets})
+        who = ", ".join(roles[:3]) + (f" and {len(roles) - 3} more roles" if len(roles) > 3 else "")
+        if proposal.kind is ActionKind.CANCEL:
+            return f"Cancel the queries of {plural(n, 'session')} of {who}"
+        return f"Terminate {plural(n, 'session')} of {who}"
+    c = proposal.change
+    if c is None:
+        return plain_words(proposal.title)
+    name = c.name if c.object_kind == "role" else f"database {c.name}"
+    if c.setting == "CONNECTION LIMIT":
+        verb = (
+            "Raise"
+            if isinstance(c.before, int) and isinstance(c.after, int) and c.after > c.before
+            else "Set"
+        )
+        return f"{verb} {name}'s connection limit {c.before} → {c.after}"
+    return f"Set {c.setting} = {c.after} for {name}"
+
+
+def target_groups(proposal: Proposal) -> list[str]:
+    """Targets grouped: `checkout · 10.0.3.4 · idle — 5 sessions, idle 3–25 min`."""
+    groups: dict[tuple[str, str, str], list[float]] = {}
+    for t in proposal.targets:
+        key = (t.application or "no application name", t.client, t.state or "state hidden")
+        groups.setdefault(key, []).append(t.state_age_s)
+    out = []
+    for (app, client, state), ages in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        low, high = human_duration(min(ages)), human_duration(max(ages))
+        span = low if low == high else f"{low} to {high}"
+        out.append(f"{app} · {client} · {state} — {plural(len(ages), 'session')}, for {span}")
+    return out
+
+
+def plain_statement(req: ApprovalRequest, proposal: Proposal) -> str:
+    """The statement in its readable form: for sessions, the signal on the exact pids (what
+    runs also checks that each pid is still the session shown); else the statement itself."""
+    if not proposal.on_sessions or not proposal.targets:
+        return req.statement
+    fn = "pg_cancel_backend" if proposal.kind is ActionKind.CANCEL else "pg_terminate_backend"
+    pids = sql.SQL(", ").join(sql.Literal(t.pid) for t in proposal.targets)
+    return (
+        sql.SQL("SELECT {}(pid) FROM pg_stat_activity WHERE pid IN ({});")
+        .format(sql.SQL(fn), pids)
+        .as_string(None)
+    )
+
+
 def _targets(proposal: Proposal, clean: _Clean) -> list[Block]:
     if not proposal.targets:
         return []
-    lines = [f"*Sessions it signals ({len(proposal.targets)})*"]
-    lines += [f"• {clean(target_line(t))}" for t in proposal.targets]
+    lines = [f"• {clean(g)}" for g in target_groups(proposal)]
     pieces = _capped(_split("\n".join(lines)), MAX_TARGET_BLOCKS, "the list is")
     return [section(piece) for piece in pieces]
+
+
+def _change(proposal: Proposal, clean: _Clean) -> list[Block]:
+    c = proposal.change
+    if c is None:
+        return []
+    now = (
+        f" ({plural(c.current_sessions, 'session')} now)" if c.current_sessions is not None else ""
+    )
+    return sections(
+        f"• {clean(c.object_kind)} {clean(c.name)}{now}: {clean(c.setting)} "
+        f"{clean(str(c.before))} → {clean(str(c.after))}"
+    )
 
 
 def _body(
     req: ApprovalRequest, proposal: Proposal, clean: _Clean, secrets: Sequence[str]
 ) -> list[Block]:
-    blocks = sections(clean(proposal.blast_radius))
-    blocks += _targets(proposal, clean)
+    """Blast radius and targets: what the approver decides on."""
+    blocks = sections(clean(plain_words(proposal.blast_radius)))
+    blocks += _targets(proposal, clean) or _change(proposal, clean)
     if proposal.notes:
-        blocks += sections("\n".join(f":warning: {clean(n)}" for n in proposal.notes))
-    blocks += _code("*SQL that runs* (through the admin connection)", req.statement, secrets)
+        blocks += sections("\n".join(f":warning: {clean(plain_words(n))}" for n in proposal.notes))
     return blocks
+
+
+def _statement(req: ApprovalRequest, proposal: Proposal, secrets: Sequence[str]) -> list[Block]:
+    return _code("*Runs*", plain_statement(req, proposal), secrets)
 
 
 def _head(
     req: ApprovalRequest, proposal: Proposal, clean: _Clean, icon: str, status: str
 ) -> list[Block]:
-    head = sections(f"{icon} *{status}* — {clean(proposal.title)}")
-    head.append(
-        _context(
-            f"Requested by {user(req.requester)} on *{clean(req.cluster)}* at "
-            f"{when(req.created_at)} · request `{clean(req.id)}`"
-        )
+    return sections(f"{icon} *{status}* · {clean(action_text(proposal))} on *{clean(req.cluster)}*")
+
+
+def _who(req: ApprovalRequest, clean: _Clean) -> str:
+    return (
+        f"Requested by {user(req.requester)} at {when(req.created_at)} · request `{clean(req.id)}`"
     )
-    return head
 
 
 def request_message(
     req: ApprovalRequest, proposal: Proposal, policy: Policy, secrets: Sequence[str] = ()
 ) -> Message:
-    """The approval request posted in the incident thread, with Approve and Reject."""
+    """The approval request posted in the incident thread: the action, the blast radius, the
+    targets, Approve and Reject right under them, then the plain statement."""
     clean = _Clean(secrets)
     minutes = human_duration(max(req.expires_at - req.created_at, 0))
     blocks = _head(req, proposal, clean, ":lock:", "Approval needed")
     blocks += _body(req, proposal, clean, secrets)
-    blocks.append(
-        _context(
-            f"Who may approve: {who_may_approve(policy)}. Expires at {when(req.expires_at)} "
-            f"(in {minutes}); nothing runs before an approval."
-        )
-    )
+    what = action_text(proposal)
+    # Plain text is not parsed by Slack, but a name's angle brackets are still kept out of it.
+    question = f"{what} on {req.cluster}?".translate(NO_ANGLES)
     confirm = {
         "title": {"type": "plain_text", "text": "Run this fix?"},
-        "text": {
-            "type": "plain_text",
-            "text": f"It runs on {req.cluster[:60]} now, through the admin connection.",
-        },
+        "text": {"type": "plain_text", "text": question[:300]},
         "confirm": {"type": "plain_text", "text": "Approve and run"},
         "deny": {"type": "plain_text", "text": "Cancel"},
     }
-    blocks.append(
+    elements: list[Block] = [
         {
-            "type": "actions",
-            "block_id": APPROVAL_BLOCK_PREFIX + req.id,
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": APPROVE_ACTION,
-                    "value": req.id,
-                    "style": "primary",
-                    "text": {"type": "plain_text", "text": "Approve"},
-                    "confirm": confirm,
-                },
-                {
-                    "type": "button",
-                    "action_id": REJECT_ACTION,
-                    "value": req.id,
-                    "style": "danger",
-                    "text": {"type": "plain_text", "text": "Reject"},
-                },
-            ],
-        }
+            "type": "button",
+            "action_id": APPROVE_ACTION,
+            "value": req.id,
+            "style": "primary",
+            "text": {"type": "plain_text", "text": "Approve"},
+            "confirm": confirm,
+        },
+        {
+            "type": "button",
+            "action_id": REJECT_ACTION,
+            "value": req.id,
+            "text": {"type": "plain_text", "text": "Reject"},
+        },
+    ]
+    if proposal.on_sessions:
+        elements.append(
+            {
+                "type": "button",
+                "action_id": SHOW_SQL_ACTION,
+                "value": req.id,
+                "text": {"type": "plain_text", "text": "Show the SQL that runs"},
+            }
+        )
+    blocks.append(
+        {"type": "actions", "block_id": APPROVAL_BLOCK_PREFIX + req.id, "elements": elements}
     )
-    title = f"Approval needed on {clean(req.cluster)}: {clean(proposal.title)}"
+    blocks += _statement(req, proposal, secrets)
+    blocks.append(
+        _context(
+            f"{_who(req, clean)} · Who may approve: {who_may_approve(policy)}. Expires at "
+            f"{when(req.expires_at)} (in {minutes}); nothing runs before an approval."
+        )
+    )
+    title = f"Approval needed on {clean(req.cluster)}: {clean(what)}"
     return Message(_split(title, 300)[0], blocks)
+
+
+def guarded_sql_message(req: ApprovalRequest, secrets: Sequence[str] = ()) -> Message:
+    """Ephemeral, on "Show the SQL that runs": the exact statement, with its checks."""
+    blocks = _code(
+        "*The statement that runs* (through the admin connection; it signals each pid only if "
+        "it is still the session shown, and never pgconn's own or a superuser's)",
+        req.statement,
+        secrets,
+    )
+    return Message("The statement that runs", blocks[: MAX_CODE_BLOCKS + 1])
 
 
 _STATUS = {
@@ -190,7 +281,9 @@ def decided_message(
         line = f"Approved by {user(req.decided_by or '?')}; the result is in this thread."
     blocks += sections(line)
     blocks += _body(req, proposal, clean, secrets)
-    return Message(_split(f"{status}: {clean(proposal.title)}", 300)[0], blocks)
+    blocks += _statement(req, proposal, secrets)
+    blocks.append(_context(_who(req, clean)))
+    return Message(_split(f"{status}: {clean(action_text(proposal))}", 300)[0], blocks)
 
 
 def result_message(
@@ -199,7 +292,7 @@ def result_message(
     """After the fix: what ran, what it freed, what it left alone and why, the headroom now."""
     clean = _Clean(secrets)
     lines = [
-        f":white_check_mark: *Fix ran on {clean(req.cluster)}*: {clean(proposal.title)}",
+        f":white_check_mark: *Fix ran on {clean(req.cluster)}*: {clean(action_text(proposal))}",
         f"Approved by {user(req.decided_by or '?')}, requested by {user(req.requester)}.",
     ]
     if result.signalled:
@@ -210,13 +303,16 @@ def result_message(
         lines.append(f"*Ran:* `{clean(result.statement)}`")
     else:
         lines.append("*Ran:* nothing was changed.")
-    lines.append(f"*Freed:* {clean(result.freed)}")
+    lines.append(f"*{result.outcome_label}:* {clean(plain_words(result.freed))}")
     if result.skipped:
         lines.append("*Left alone* (changed since the request):")
-        lines += [f"• {f'pid {s.pid}: ' if s.pid else ''}{clean(s.reason)}" for s in result.skipped]
+        lines += [
+            f"• {f'pid {s.pid}: ' if s.pid else ''}{clean(plain_words(s.reason))}"
+            for s in result.skipped
+        ]
     if result.headroom:
         lines.append("*Headroom now* (fresh diagnosis):")
-        lines += [f"• {clean(h)}" for h in result.headroom]
+        lines += [f"• {clean(plain_words(h))}" for h in result.headroom]
     blocks = [section(p) for p in _capped(_split("\n".join(lines)), MAX_TARGET_BLOCKS, "this")]
     return Message(f"Fix ran on {clean(req.cluster)}", blocks)
 
@@ -226,7 +322,7 @@ def failed_message(
 ) -> Message:
     clean = _Clean(secrets)
     text = (
-        f":warning: *Fix failed on {clean(req.cluster)}*: {clean(proposal.title)}\n"
+        f":warning: *Fix failed on {clean(req.cluster)}*: {clean(action_text(proposal))}\n"
         f"Approved by {user(req.decided_by or '?')}. {clean(error)}"
     )
     return Message(f"Fix failed on {clean(req.cluster)}", sections(text))

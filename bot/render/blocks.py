@@ -15,11 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.redact import redact_text
+from bot.render import answer
 from bot.signals.model import Signal
-from bot.triage.model import ActionKind, Finding, ProposedAction, Report, Severity
+from bot.triage.model import Finding, ProposedAction, Report, Severity
+from bot.triage.units import human_duration
 
 Block = dict[str, Any]
 
@@ -35,6 +38,10 @@ MAX_OPTIONS = 100
 MAX_MESSAGE_CHARS = 12_000
 
 ACTION_PREFIX = "pgconn.action."
+CARD_BLOCK = "pgconn.card"
+FIX_BLOCK_PREFIX = "pgconn.fix:"
+NO_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+MAX_FIELD = 2000  # Slack's limit for one field of a section
 PICK_ACTION = "pgconn.pick_cluster"
 PICK_BLOCK_PREFIX = "pgconn.pick:"
 NO_CLUSTER = "-"  # picker option: explain the paste without live data
@@ -45,7 +52,6 @@ _SEVERITY_ICON = {
     Severity.WARNING: ":large_orange_circle:",
     Severity.INFO: ":large_blue_circle:",
 }
-_DESTRUCTIVE = {ActionKind.TERMINATE, ActionKind.CANCEL}
 
 
 @dataclass(frozen=True)
@@ -158,13 +164,7 @@ def _chars(block: Block) -> int:
 
 
 def _percent(current: int, limit: int) -> str:
-    return f"{current * 100 // limit}%" if limit > 0 else "n/a"
-
-
-def _usage(finding: Finding) -> str:
-    if finding.current is None or finding.limit is None:
-        return ""
-    return f" · {_percent(finding.current, finding.limit)} used"
+    return f"{round(current * 100 / limit)}%" if limit > 0 else "n/a"
 
 
 def _icon(report: Report) -> str:
@@ -174,69 +174,173 @@ def _icon(report: Report) -> str:
 
 
 def _where(report: Report, clean: _Clean) -> str:
-    return f"*{clean(report.cluster)}*" if report.cluster else "*pasted text*"
+    return f"*{clean(report.cluster)}*" if report.cluster else "*your paste*"
 
 
-def _snapshot_line(report: Report) -> str:
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M UTC")
+
+
+def _live_line(report: Report, full: answer.Fullness | None) -> str:
+    """The server's slots, unless the card is already about them."""
     snap = report.snapshot
     if snap is None:
+        return ":warning: No live data"
+    if full is not None and full.kind == "server":
         return ""
-    used = snap.client_backends
-    slots = snap.settings.ordinary_slots
-    return (
-        f"Live at {snap.taken_at:%H:%M:%S %Z}".rstrip()
-        + f" · PostgreSQL {snap.server_version} · {used} of {slots} ordinary slots used"
-        + f" ({_percent(used, slots)}), {max(snap.ordinary_free, 0)} free"
-    )
+    return "Server slots: " + snap.server_headroom().figures()
 
 
-def summary_message(report: Report, secrets: Sequence[str] = ()) -> Message:
-    """The short message for the channel: what is full, how full, and the top cause."""
+def _fix_button(
+    report: Report, fix: answer.Fix, *, primary: bool = False, incident: str | None = None
+) -> Block:
+    assert report.cluster is not None
+    button: Block = {
+        "type": "button",
+        # Plain text is not parsed by Slack; a name's angle brackets are still kept out.
+        "text": {"type": "plain_text", "text": fix.label.translate(NO_ANGLES)},
+        "action_id": f"{ACTION_PREFIX}{fix.finding_index}.{fix.action_index}",
+        "value": action_value(report.cluster, fix.finding, fix.action),
+    }
+    if primary:
+        button["style"] = "primary"
+    return button
+
+
+def _card_fields(report: Report, clean: _Clean, since: float | None) -> list[str]:
+    top = report.findings[0]
+    fields = []
+    full = answer.fullness(top, report.snapshot)
+    if full is not None:
+        name = "Full" if not full.has_room else "In use"
+        fields.append(f"*{name}*\n{clean(full.what())} · {full.numbers()}")
+    held = answer.holders(top, report.snapshot)
+    if held:
+        fields.append("*Held by*\n" + "\n".join(clean(h) for h in held))
+    if since is not None:
+        fields.append(f"*Since*\n{_clock(since)} (first report)")
+    elif report.snapshot is not None:
+        fields.append(
+            f"*Since*\n{report.snapshot.taken_at.astimezone(UTC):%H:%M UTC} (this report)"
+        )
+    if report.signals:
+        sig = report.signals[0]
+        fields.append(
+            f"*Your paste*\n`{clean(answer.paste_excerpt(sig, 90))}`, "
+            f"{clean(answer.paste_quote(sig))}"
+        )
+    return fields[:4]
+
+
+def summary_message(
+    report: Report, secrets: Sequence[str] = (), since: float | None = None
+) -> Message:
+    """The incident card: the headline, three or four fields, the primary fix as a button."""
     clean = _Clean(secrets)
-    head = f"{_icon(report)} {_where(report, clean)}: {clean(report.headline)}"
-    # The headline usually is the top finding's title: listed again only with what it adds.
-    lines = [
-        f"{_SEVERITY_ICON[f.severity]} {clean(f.title)}{_usage(f)}"
-        for f in report.findings[:3]
-        if f.title.rstrip(".") != report.headline.rstrip(".") or _usage(f)
-    ]
-    if len(report.findings) > 3:
-        lines.append(f"… and {len(report.findings) - 3} more finding(s)")
-    tail = [_snapshot_line(report) if report.live else ":warning: No live data (see the thread)"]
+    headline = answer.plain_words(report.headline)
+    full = answer.fullness(report.findings[0], report.snapshot) if report.findings else None
+    if full is not None:
+        # The "Full" field shows these numbers; the headline need not say them again.
+        headline = headline.replace(f" ({full.used}/{full.limit})", "")
+    head = f"{_icon(report)} {_where(report, clean)} · {clean(headline)}"
+    blocks = sections(head)
     if report.findings:
-        tail.append("Findings, playbook and SQL in the thread")
-    blocks = sections(head + ("\n" + "\n".join(lines) if lines else ""))
-    blocks.append(_context(clean(" · ".join(t for t in tail if t))))
-    fallback = f"{report.cluster or 'pasted text'}: {report.headline}"
+        fields = [
+            _mrkdwn(f if len(f) <= MAX_FIELD else f[: MAX_FIELD - 1] + "…")
+            for f in _card_fields(report, clean, since)
+        ]
+        if fields:
+            blocks.append({"type": "section", "fields": fields})
+        found = answer.fixes(report)
+        if found and report.cluster is not None:
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": CARD_BLOCK,
+                    "elements": [_fix_button(report, found[0], primary=True)],
+                }
+            )
+    top = report.findings[0] if report.findings else None
+    tail = [_live_line(report, answer.fullness(top, report.snapshot) if top else None)]
+    if report.findings:
+        more = len(answer.fixes(report)) - 1 if report.cluster else 0
+        tail.append(
+            f"{answer.plural(more, 'more fix', 'more fixes')}, evidence and queries in the thread"
+            if more > 0
+            else "evidence and queries in the thread"
+        )
+    line = " · ".join(t for t in tail if t)
+    blocks.append(_context(clean(line[:1].upper() + line[1:])))
+    fallback = f"{report.cluster or 'your paste'}: {answer.plain_words(report.headline)}"
     return Message(split_text(clean(fallback))[0], blocks)
 
 
-def _signal_text(sig: Signal, clean: _Clean) -> str:
-    entity = ", ".join(
-        part
-        for part in (
-            f'role "{clean(sig.role)}"' if sig.role is not None else "",
-            f'database "{clean(sig.database)}"' if sig.database is not None else "",
-            clean(sig.detail or ""),
-        )
-        if part
+def closed_card(
+    cluster: str,
+    before: answer.Fullness,
+    after: answer.Fullness,
+    how: str,
+    link: str | None,
+    secrets: Sequence[str] = (),
+    approver: str | None = None,
+    link_label: str = "See the result",
+) -> Message:
+    """The incident card once a fix ran or a later diagnosis shows room again."""
+    clean = _Clean(secrets)
+    icon = ":white_check_mark:" if after.has_room else ":warning:"
+    state = "has room again" if after.has_room else "is still full"
+    head = (
+        f"{icon} *{clean(cluster)}* · {clean(after.what()).capitalize()} {state}: "
+        f"{before.numbers()} → {after.numbers()}"
     )
-    code = f", SQLSTATE {clean(sig.sqlstate)}" if sig.sqlstate else ""
-    return (
-        f"• {sig.kind.value}"
-        + (f" ({entity})" if entity else "")
-        + f" ×{sig.count} — first at line {sig.first_line}, {clean(sig.source)}{code}"
-    )
+    lines = [clean(how)]
+    if approver:
+        lines.append(f"approved by <@{escape(approver)}>")
+    if link:
+        lines.append(f"<{escape(link)}|{escape(link_label)}>")
+    blocks = sections(head)
+    blocks.append(_context(" · ".join(lines)))
+    return Message(split_text(clean(f"{cluster}: {after.what()} {state}"))[0], blocks)
 
 
-def _overview(report: Report, clean: _Clean) -> list[Block]:
-    lines = []
-    if report.live:
-        lines.append(_snapshot_line(report))
-    if report.signals:
-        lines.append("*In the pasted text*")
-        lines.extend(_signal_text(s, clean) for s in report.signals)
-    return sections("\n".join(lines)) if lines else []
+def repeat_message(
+    report: Report,
+    *,
+    age_s: float,
+    link: str | None,
+    before: answer.Fullness | None,
+    seen: set[str],
+    previous_headline: str,
+    secrets: Sequence[str] = (),
+) -> Message:
+    """A cluster reported minutes ago: a link to that thread and only what is new."""
+    clean = _Clean(secrets)
+    cluster = clean(report.cluster or "")
+    thread = f"<{escape(link)}|in this thread>" if link else "in its thread"
+    lines = [
+        f":leftwards_arrow_with_hook: *{cluster}* was reported {human_duration(age_s)} ago; "
+        f"the incident is {thread}."
+    ]
+    snap = report.snapshot
+    now = answer.fullness_now(before.kind, before.name, snap) if before and snap else None
+    news = False
+    if before is not None and now is not None:
+        news = now.numbers() != before.numbers()
+        change = f"was {before.numbers()}" if news else "unchanged"
+        lines.append(f"Now: {clean(now.what())} · {now.numbers()} ({change})")
+    elif report.findings and report.headline != previous_headline:
+        news = True
+        lines.append(f"Now: {clean(answer.plain_words(report.headline))}")
+    new = [s for s in report.signals if answer.signal_key(s) not in seen]
+    lines.extend(
+        f"New in your paste: `{clean(answer.paste_excerpt(s))}`, {clean(answer.paste_quote(s))}"
+        for s in new[:3]
+    )
+    if not news and not new:
+        lines.append("Nothing new since then.")
+    blocks = sections("\n".join(lines))
+    blocks.append(_context(f"`/pgconn {cluster} fresh` posts a full report."))
+    return Message(split_text(f"{cluster} was reported {human_duration(age_s)} ago")[0], blocks)
 
 
 def action_value(cluster: str, finding: Finding, action: ProposedAction) -> str:
@@ -265,64 +369,118 @@ def action_value(cluster: str, finding: Finding, action: ProposedAction) -> str:
     return value
 
 
-def _action_blocks(report: Report, fi: int, finding: Finding, clean: _Clean) -> list[Block]:
-    out: list[Block] = []
-    for ai, action in enumerate(finding.actions):
-        blocks = sections(f"*{clean(action.title)}*\n{clean(action.summary)}")
-        if report.cluster is not None:
-            button: Block = {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Request approval"},
-                "action_id": f"{ACTION_PREFIX}{fi}.{ai}",
-                "value": action_value(report.cluster, finding, action),
+def _do_now(report: Report, clean: _Clean) -> list[Block]:
+    """Each fix with its button, what it matches now and its one statement; without a live
+    cluster, the headline finding's first steps."""
+    out = sections("*Do now*")
+    found = answer.fixes(report) if report.cluster is not None else []
+    for i, fix in enumerate(found):
+        # The button on its own row: beside a text it squeezes both into half the thread pane.
+        out.append(
+            {
+                "type": "actions",
+                "block_id": f"{FIX_BLOCK_PREFIX}{i}",
+                "elements": [_fix_button(report, fix)],
             }
-            if action.kind in _DESTRUCTIVE:
-                button["style"] = "danger"
-            blocks[0]["accessory"] = button
-        out.extend(blocks)
-    if finding.actions and report.cluster is None:
-        out.append(_context("_These fixes need a live cluster: run `/pgconn <cluster>`._"))
-    return out
+        )
+        out.extend(sections(clean(fix.matches)))
+        if fix.statement:
+            out.extend(_code("", fix.statement, clean))
+    if not found:
+        top = report.findings[0] if report.findings else None
+        steps = top.playbook.now if top and top.playbook else ()
+        if steps:
+            lines = [f"{i}. {clean(answer.plain_words(s))}" for i, s in enumerate(steps, 1)]
+            out.extend(sections("\n".join(lines)))
+        if any(f.actions for f in report.findings):
+            name = clean(report.cluster) if report.cluster else "CLUSTER"
+            out.append(_context(f"_The fixes need live data: run `/pgconn {name}`._"))
+    return out if len(out) > 1 else []
 
 
-def _finding_blocks(report: Report, fi: int, finding: Finding, clean: _Clean) -> list[Block]:
-    text = f"{_SEVERITY_ICON[finding.severity]} *{clean(finding.title)}*{_usage(finding)}"
-    text += "".join(f"\n• {clean(e)}" for e in finding.evidence)
+def _evidence(report: Report, clean: _Clean) -> list[list[Block]]:
+    groups: list[list[Block]] = []
+    if report.signals:
+        lines = ["*In your paste*"]
+        lines.extend(
+            f"• `{clean(answer.paste_excerpt(s))}`, {clean(answer.paste_quote(s))}"
+            for s in report.signals
+        )
+        groups.append(sections("\n".join(lines)))
+    shown = {_same(f.statement) for f in answer.fixes(report) if f.statement}
+    if report.cluster is None:
+        shown = set()
+    for finding in report.findings:
+        groups.append(_finding_blocks(finding, clean, shown))
+    return groups
+
+
+def _same(statement: str) -> str:
+    return " ".join(statement.rstrip().rstrip(";").split()).lower()
+
+
+def _finding_blocks(finding: Finding, clean: _Clean, fixes_shown: set[str]) -> list[Block]:
+    text = f"{_SEVERITY_ICON[finding.severity]} *{clean(answer.plain_words(finding.title))}*"
+    text += "".join(f"\n• {clean(answer.plain_words(e))}" for e in finding.evidence)
     out = sections(text)
     pb = finding.playbook
     if pb is not None:
-        steps = [f"*Playbook: {clean(pb.title)}*"]
         if pb.now:
-            steps.append("*Now*")
-            steps.extend(f"{i}. {clean(s)}" for i, s in enumerate(pb.now, 1))
-        if pb.prevent:
-            steps.append("*Prevent*")
-            steps.extend(f"• {clean(s)}" for s in pb.prevent)
-        out.extend(sections("\n".join(steps)))
+            steps = ["*Steps*"]
+            steps.extend(f"{i}. {clean(answer.plain_words(s))}" for i, s in enumerate(pb.now, 1))
+            out.extend(sections("\n".join(steps)))
         for sql in pb.sql:
-            label = f"{':warning: ' if sql.destructive else ''}_{clean(sql.purpose)}_"
+            if fixes_shown and (
+                (sql.destructive and finding.actions) or _same(sql.statement) in fixes_shown
+            ):
+                continue  # a fix in "Do now", behind its button, stands for it
+            mark = ":warning: " if sql.destructive else ""
+            label = f"{mark}_{clean(answer.plain_words(sql.purpose))}_"
             out.extend(_code(label, sql.statement, clean))
-        if pb.withheld:
-            out.extend(sections("_Not shown:_ " + "; ".join(clean(w) for w in pb.withheld)))
-    out.extend(_action_blocks(report, fi, finding, clean))
+        hidden = answer.withheld(pb.withheld)
+        if hidden:
+            text = "Not shown until pgconn has the values: " + "; ".join(hidden)
+            out.append(_context(clean(text)))
     return out
 
 
 def thread_messages(report: Report, secrets: Sequence[str] = ()) -> list[Message]:
-    """The full report, as many thread messages as Slack's limits need."""
+    """The thread: "Do now" first (its own message), then the evidence and the queries, then
+    Prevent once, then notes; as many messages as Slack's limits need."""
     clean = _Clean(secrets)
-    groups = [_overview(report, clean)]
-    groups.extend(_finding_blocks(report, i, f, clean) for i, f in enumerate(report.findings))
+    title = clean(f"pgconn report for {report.cluster or 'your paste'}")
+    first = _do_now(report, clean)
+    groups = _evidence(report, clean)
+    advice = answer.prevent(report)
+    if advice:
+        groups.append(sections("*Prevent*\n" + "\n".join(f"• {clean(a)}" for a in advice)))
     if report.notes:
-        groups.append(sections("*Notes*\n" + "\n".join(f"• {clean(n)}" for n in report.notes)))
-    title = f"pgconn report for {report.cluster or 'pasted text'}"
-    return paginate([g for g in groups if g], clean(title))
+        groups.append(
+            sections(
+                "*Notes*\n" + "\n".join(f"• {clean(answer.plain_words(n))}" for n in report.notes)
+            )
+        )
+    return paginate([g for g in groups if g], title, first=first)
 
 
-def paginate(groups: Iterable[list[Block]], title: str) -> list[Message]:
+def paginate(
+    groups: Iterable[list[Block]], title: str, *, first: list[Block] | None = None
+) -> list[Message]:
     """Pack groups of blocks into messages, keeping a group together when it fits in one, with
-    a divider between groups and "part i of n" on each message when there are several."""
-    room = MAX_BLOCKS - 1  # the part marker
+    a divider between groups and "part i of n" on each message when there are several. `first`
+    is packed on its own page(s) ahead of the rest (a thread's "Do now")."""
+    pages = _pack([first], MAX_BLOCKS - 1) if first else []
+    pages += _pack(groups, MAX_BLOCKS - 1)  # room for the part marker
+    if len(pages) > 1:
+        for i, page in enumerate(pages, 1):
+            page.append(_context(f"{title} · part {i} of {len(pages)}"))
+    return [
+        Message(f"{title}" + (f" (part {i} of {len(pages)})" if len(pages) > 1 else ""), page)
+        for i, page in enumerate(pages, 1)
+    ]
+
+
+def _pack(groups: Iterable[list[Block]], room: int) -> list[list[Block]]:
     pages: list[list[Block]] = [[]]
     size = 0
 
@@ -343,14 +501,7 @@ def paginate(groups: Iterable[list[Block]], title: str) -> list[Message]:
                 divider = False
             pages[-1].append(block)
             size += _chars(block)
-    pages = [p for p in pages if p]
-    if len(pages) > 1:
-        for i, page in enumerate(pages, 1):
-            page.append(_context(f"{title} · part {i} of {len(pages)}"))
-    return [
-        Message(f"{title}" + (f" (part {i} of {len(pages)})" if len(pages) > 1 else ""), page)
-        for i, page in enumerate(pages, 1)
-    ]
+    return [p for p in pages if p]
 
 
 def report_messages(report: Report, secrets: Sequence[str] = ()) -> tuple[Message, list[Message]]:
@@ -371,7 +522,7 @@ def _signals_phrase(found: Sequence[Signal], secrets: Sequence[str] = ()) -> str
     parts = []
     for sig in found[:3]:
         name = sig.role or sig.database
-        parts.append(sig.kind.value.replace("_", " ") + (f' "{clean(name)}"' if name else ""))
+        parts.append(answer.kind_words(sig.kind) + (f' ("{clean(name)}")' if name else ""))
     more = f" and {len(found) - 3} more" if len(found) > 3 else ""
     return ", ".join(parts) + more
 
@@ -390,7 +541,7 @@ def cluster_picker(
     )
     if len(clusters) > len(shown):
         text += (
-            f"\n_{len(clusters) - len(shown)} more cluster(s) are not in the list; "
+            f"\n_{answer.plural(len(clusters) - len(shown), 'more cluster')} not in the list; "
             "use `/pgconn <cluster>` for those._"
         )
     block = section(text)
@@ -430,7 +581,7 @@ def cluster_list(
         snap = row.report.snapshot if row.report else None
         if snap is None:
             return (1, 0.0, row.name)
-        return (0, snap.ordinary_free / max(snap.settings.ordinary_slots, 1), row.name)
+        return (0, 1.0 - snap.server_headroom().share, row.name)
 
     lines = []
     for row in sorted(rows, key=key):
@@ -441,16 +592,12 @@ def cluster_list(
         snap = report.snapshot
         numbers = "no live data"
         if snap is not None:
-            slots = snap.settings.ordinary_slots
-            numbers = (
-                f"{snap.client_backends} of {slots} slots used "
-                f"({_percent(snap.client_backends, slots)}), {max(snap.ordinary_free, 0)} free"
-            )
+            numbers = "server slots: " + snap.server_headroom().figures()
         lines.append(f"{_icon(report)} *{clean(row.name)}* — {numbers} · {clean(report.headline)}")
     if not lines:
         lines.append("No cluster may be used from this channel.")
     if hidden:
-        lines.append(f"_{hidden} more cluster(s) are bound to other channels._")
+        lines.append(f"_{answer.plural(hidden, 'more cluster')} bound to other channels._")
     groups = [sections(piece) for piece in split_text("\n".join(lines))]
     return paginate(groups, "pgconn clusters")
 

@@ -37,6 +37,7 @@ def finding_to_dict(f: Finding) -> dict[str, object]:
         "database": f.database,
         "current": f.current,
         "limit": f.limit,
+        "headroom": f.headroom.as_dict() if f.headroom else None,
         "evidence": list(f.evidence),
         "playbook": _playbook(f.playbook) if f.playbook else None,
         "actions": [
@@ -85,6 +86,19 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, object]:
     # The derived numbers people ask for first, so consumers need not recompute them.
     data["ordinary_slots"] = snapshot.settings.ordinary_slots
     data["ordinary_free"] = snapshot.ordinary_free
+    data["headroom"] = {
+        "server": snapshot.server_headroom().as_dict(),
+        "roles": [
+            snapshot.role_headroom(r.name).as_dict()
+            for r in snapshot.roles
+            if r.conn_limit >= 0 and not r.superuser
+        ],
+        "databases": [
+            snapshot.database_headroom(d.name).as_dict()
+            for d in snapshot.databases
+            if d.conn_limit >= 0
+        ],
+    }
     return data
 
 

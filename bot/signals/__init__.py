@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 
 from bot.signals.model import Signal, SignalKind
-from bot.signals.prefilter import active
+from bot.signals.prefilter import active, for_size
 from bot.signals.scanner import scan_chunks
 
 __all__ = ["CHUNK_BYTES", "Signal", "SignalKind", "scan", "scan_file", "scan_stream"]
@@ -35,7 +35,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def scan(text: str | bytes) -> list[Signal]:
     """The signals in `text` (a paste, a log, an exception's `str()`)."""
     data = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)
-    return scan_chunks([data], active())
+    return scan_chunks([data], for_size(len(data)))
 
 
 def scan_stream(
@@ -81,4 +81,5 @@ def scan_file(
         if compressed:
             with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
                 return scan_chunks(_read(gz, raw, progress), active())
-        return scan_chunks(_read(raw, raw, progress), active())
+        size = os.fstat(raw.fileno()).st_size
+        return scan_chunks(_read(raw, raw, progress), for_size(size))

@@ -115,19 +115,6 @@ class Neighbourhood:
             got.append((end, decode(buf[start:end])))
         return got[:n]
 
-    def raw_lines(self, n: int) -> bytes:
-        """The raw bytes of this line and the `n - 1` lines before it (as far as the window
-        goes), undecoded: a cheap place to look for literals."""
-        pos = self.start
-        for _ in range(max(0, n - 1)):
-            if pos <= self._floor:
-                break
-            prev = _prev_start(self._buf, pos, self._floor)
-            if prev < 0:
-                break
-            pos = prev
-        return self._buf[pos : self.end]
-
     def before(self, n: int) -> list[str]:
         """Up to `n` previous lines, in text order."""
         return [text for _, text in reversed(self._load_before(n))]

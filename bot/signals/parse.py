@@ -688,11 +688,12 @@ _CHAIN_OUTER_BEFORE = (b"Caused by: ", b" ---> ", b"[cause]: ")
 CHAIN_REACH = 80
 
 
-def chain_marker(ctx: Neighbourhood, lines: int) -> bool | None:
-    """Whether a chained-exception marker stands in this line or the `lines - 1` before it:
-    True when the outer exception is printed after it (Python), False when before it (Java,
-    .NET, Node), None when there is none."""
-    raw = ctx.raw_lines(lines)
+def chain_marker(buf: bytes, end: int, origin: int, since: int) -> bool | None:
+    """Whether a chained-exception marker stands in `buf` between absolute offset `since` (the
+    end of the previous occurrence's line) and `end` (the end of this line; `origin` is the
+    absolute offset of `buf[0]`): True when the outer exception is printed after it (Python),
+    False when before it (Java, .NET, Node), None when there is none."""
+    raw = buf[max(0, since - origin) : end]
     if any(m in raw for m in _CHAIN_OUTER_AFTER):
         return True
     if any(m in raw for m in _CHAIN_OUTER_BEFORE):

@@ -3,10 +3,11 @@
 The needles are the literals `template.needle` derives from `messages.MESSAGES` (plus their
 `\\uXXXX` forms for JSON serialised with non-ASCII escaped). Only the lines holding one go on
 to the parser. Backends, fastest first: Hyperscan (literal multi-pattern, block mode), RE2,
-and Python's `re` over a trie-shaped alternation. Hyperscan reports every match rather than one
-per pattern (`HS_FLAG_SINGLEMATCH` would stop after the first line a needle appears in); the
-callback only records offsets, and lines are grouped afterwards. `PGCONN_PREFILTER=re` (or
-`use("re")`) forces a backend.
+and Python's `re` over a trie-shaped alternation; a small paste is read with plain
+`bytes.find` per needle, which needs nothing built first. Hyperscan reports every match
+rather than one per pattern (`HS_FLAG_SINGLEMATCH` would stop after the first line a needle
+appears in); the callback only records offsets, and lines are grouped afterwards.
+`PGCONN_PREFILTER=re` (or `use("re")`) forces a backend.
 """
 
 from __future__ import annotations
@@ -175,6 +176,28 @@ class _Regex(Prefilter):
         return out
 
 
+class _Literal(Prefilter):
+    """Each needle looked for with `bytes.find`: nothing to compile, so the fastest way to
+    read a paste of a few kilobytes (a regex or a Hyperscan database costs milliseconds to
+    build before the first byte is read)."""
+
+    name = "literal"
+
+    def lines(self, buf: bytes) -> list[Candidate]:
+        by_start: dict[int, tuple[int, set[int]]] = {}
+        for k, text in enumerate(NEEDLES):
+            at = buf.find(text)
+            while at >= 0:
+                start, end = _line_of(buf, at)
+                by_start.setdefault(start, (end, set()))[1].update(NEEDLE_IDS[k])
+                at = buf.find(text, end)
+        return [Candidate(s, e, frozenset(ids)) for s, (e, ids) in sorted(by_start.items())]
+
+
+# Below this size `scan` uses the literal backend whatever the active one is.
+SMALL_BYTES = 64 * 1024
+
+
 def _make(name: str) -> Prefilter:
     if name == "hyperscan":
         return _Hyperscan()
@@ -188,13 +211,16 @@ def _make(name: str) -> Prefilter:
         return _Regex("re2", re2.compile(alternation, options).search)
     if name == "re":
         return _Regex("re", re.compile(_trie_pattern(NEEDLES)).search)
+    if name == "literal":
+        return _Literal()
     raise ValueError(f"unknown prefilter backend {name!r}; use hyperscan, re2 or re")
 
 
-BACKENDS = ("hyperscan", "re2", "re")
+BACKENDS = ("hyperscan", "re2", "re")  # in order of preference; `literal` is for small input
 _lock = threading.Lock()
 _built: dict[str, Prefilter] = {}
 _active: Prefilter | None = None
+_forced = False  # a backend was named: small pastes use it too
 
 
 def build(name: str) -> Prefilter:
@@ -207,7 +233,8 @@ def build(name: str) -> Prefilter:
 
 def use(name: str | None) -> Prefilter:
     """Make `name` the backend `scan` uses (None: the fastest available) and return it."""
-    global _active
+    global _active, _forced
+    _forced = name is not None
     if name is None:
         chosen = None
         for candidate in BACKENDS:
@@ -221,6 +248,14 @@ def use(name: str | None) -> Prefilter:
         chosen = build(name)
     _active = chosen
     return chosen
+
+
+def for_size(size: int) -> Prefilter:
+    """The backend for `size` bytes: the literal one for a small paste, unless a backend was
+    forced (`use`, `PGCONN_PREFILTER`)."""
+    if size <= SMALL_BYTES and not _forced and not os.environ.get("PGCONN_PREFILTER"):
+        return build("literal")
+    return active()
 
 
 def active() -> Prefilter:

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from bot.signals.lines import WINDOW_BYTES, WINDOW_LINES, Neighbourhood, line_starts_before
 from bot.signals.model import Signal, SignalKind
-from bot.signals.parse import CHAIN_REACH, SERVER_IDS, Hit, chain_marker, parse_line
+from bot.signals.parse import (
+    CHAIN_REACH,
+    SERVER_IDS,
+    Hit,
+    chain_marker,
+    parse_line,
+)
 from bot.signals.prefilter import Prefilter
 
 EXCERPT_CHARS = 300
@@ -37,6 +43,7 @@ class _Tally:
     excerpt: str
     source: str
     last_line: int
+    last_at: int
     count: int = 1
 
 
@@ -55,23 +62,25 @@ class Tally:
         hit: Hit,
         line_no: int,
         line: str,
+        at: int = 0,
         chain: Callable[[int], bool | None] | None = None,
     ) -> None:
-        """Count `hit`, found in line `line_no`; `chain(n)` tells whether a chained-exception
-        marker stands in that line or the n - 1 lines before it (see `parse.chain_marker`)."""
+        """Count `hit`, found in line `line_no` that ends at absolute offset `at`;
+        `chain(since)` tells whether a chained-exception marker stands between absolute offset
+        `since` and the end of this line (see `parse.chain_marker`)."""
         t = self._by_key.get(hit.key)
         if t is None:
             self._by_key[hit.key] = _Tally(
-                hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no
+                hit, line_no, excerpt(line, _focus(line, hit)), hit.source, line_no, at
             )
             return
         gap = line_no - t.last_line
-        marker = chain(gap) if chain is not None and 0 < gap <= CHAIN_REACH else None
+        marker = chain(t.last_at) if chain is not None and 0 < gap <= CHAIN_REACH else None
         if marker is None:
             t.count += 1
         elif marker:
             t.source = hit.source  # Python prints the outer exception last
-        t.last_line = line_no
+        t.last_line, t.last_at = line_no, at
 
     def signals(self) -> list[Signal]:
         return [
@@ -107,11 +116,13 @@ def scan_block(
     line_no: int,
     prefilter: Prefilter,
     tally: Tally,
+    origin: int = 0,
 ) -> int:
     """Parse the candidate lines of `buf` that start in `[scan_from, cut)`, with neighbours from
-    `buf[:hi]`; `line_no` is the number of the line at `scan_from`. Returns the number of the
-    line at `cut`."""
+    `buf[:hi]`; `line_no` is the number of the line at `scan_from`, `origin` the absolute offset
+    of `buf[0]` in the stream. Returns the number of the line at `cut`."""
     candidates = prefilter.lines(buf)
+
     server_starts = [c.start for c in candidates if not c.ids.isdisjoint(SERVER_IDS)]
 
     def near(lo: int, hi_: int) -> bool:
@@ -129,7 +140,8 @@ def scan_block(
         pos = c.start
         ctx = Neighbourhood(buf, c.start, c.end, 0, hi, near)
         for hit in parse_line(ctx, c.ids):
-            tally.add(hit, n, ctx.line, functools.partial(chain_marker, ctx))
+            chain = functools.partial(chain_marker, buf, c.end, origin)
+            tally.add(hit, n, ctx.line, origin + c.end, chain)
     return n + buf.count(b"\n", pos, cut)
 
 
@@ -164,6 +176,7 @@ def scan_chunks(
     pending_size = 0
     line_no = 1
     done = 0
+    origin = 0  # absolute offset of the scanned buffer's first byte
     threshold = MIN_BLOCK
     for chunk in chunks:
         if chunk:
@@ -176,9 +189,13 @@ def scan_chunks(
             complete_end = buf.rfind(b"\n", scan_from) + 1
             cut = _holdback_start(buf, complete_end, scan_from) if complete_end else scan_from
             if cut > scan_from:
-                line_no = scan_block(buf, scan_from, cut, complete_end, line_no, prefilter, tally)
+                line_no = scan_block(
+                    buf, scan_from, cut, complete_end, line_no, prefilter, tally, origin
+                )
                 starts = line_starts_before(buf, cut, 0, WINDOW_LINES)
-                behind = buf[starts[-1] if starts else cut : cut]
+                kept = starts[-1] if starts else cut
+                origin += kept
+                behind = buf[kept:cut]
                 rest = buf[cut:]
                 pending, pending_size = [rest], len(rest)
                 threshold = MIN_BLOCK
@@ -191,5 +208,5 @@ def scan_chunks(
             progress(done)
     buf = behind + b"".join(pending)
     if len(buf) > len(behind):
-        scan_block(buf, len(behind), len(buf), len(buf), line_no, prefilter, tally)
+        scan_block(buf, len(behind), len(buf), len(buf), line_no, prefilter, tally, origin)
     return tally.signals()

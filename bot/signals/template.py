@@ -128,16 +128,24 @@ class Matcher:
         )
         # What the message begins with when the needle comes later: a literal, or the quote.
         self._first = head_literal.rstrip() if head_literal.strip() else text[0]
+        # The regexes are compiled on first use: a one-line paste needs two or three of the
+        # table's two hundred, and compiling them all would dominate a short command's run.
+        self._built = False
+        self.has_name = _has_name(text)
+        self._head: re.Pattern[str]
+        self._tail: re.Pattern[str] | None = None
+        self._close: re.Pattern[str] | None = None
+
+    def _build(self) -> None:
+        text = self.message.text
         entity = None
         for m in _PLACEHOLDER.finditer(text):
             if m["pos"] == "s":
                 entity = m
                 break
-        self.has_name = entity is not None
+        self._built = True
         if entity is None:
             self._head = re.compile(_pattern(text))
-            self._tail: re.Pattern[str] | None = None
-            self._close: re.Pattern[str] | None = None
             return
         before, after = text[: entity.start()], text[entity.end() :]
         opener = next(
@@ -155,6 +163,8 @@ class Matcher:
 
     def match(self, text: str, pos: int) -> Found | None:
         """Match the message starting exactly at `pos`."""
+        if not self._built:
+            self._build()
         head = self._head.match(text, pos)
         if head is None:
             return None
@@ -218,6 +228,8 @@ class Matcher:
 
     def finditer(self, text: str) -> Iterator[Found]:
         """Every occurrence of a message without a quoted name, anywhere in `text`."""
+        if not self._built:
+            self._build()
         for m in self._head.finditer(text):
             yield Found(m.end(), None, {k: v for k, v in m.groupdict().items() if v is not None})
 
@@ -227,6 +239,10 @@ class Matcher:
         literal = literal.rstrip('"»« ')
         n = min(len(text), len(literal))
         return n >= 16 and text[:n] == literal[:n]
+
+
+def _has_name(text: str) -> bool:
+    return any(m["pos"] == "s" for m in _PLACEHOLDER.finditer(text))
 
 
 _NEEDLE_SPLIT = re.compile(r'%\([a-z_]+\)[sdf]|%[sd]|["»«]')

@@ -20,10 +20,12 @@ from bot.playbooks import PlaybookSet
 from bot.redact import redact_text
 from bot.render.blocks import Message, escape, notice
 from bot.signals.model import Signal
+from bot.slack.incidents import Incidents
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
 from bot.slots import Slots
 from bot.store import Store, open_store
+from bot.triage import DEFAULT_THRESHOLDS, Thresholds
 
 log = logging.getLogger("pgconn.slack")
 
@@ -44,6 +46,10 @@ class Tuning:
     progress_after_s: float = 3.0  # a scan shorter than this shows no progress message
     progress_every_s: float = 3.0  # and a longer one updates it at most this often
     memory_ttl_s: float = 3600.0  # how long event ids and open pickers are remembered
+    # A paste or command about a cluster reported less than this long ago links that report's
+    # thread instead of posting a second one (`/pgconn <cluster> fresh` forces a new report).
+    repeat_window_s: float = 300.0
+    thresholds: Thresholds = DEFAULT_THRESHOLDS
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class Context:
         self._closers: list[Callable[[], None]] = []
         self._store: Store | None = None
         self._store_lock = threading.Lock()
+        # Shared by replicas through a PostgreSQL store; one process keeps them in memory.
+        self.incidents = Incidents(self.store if self.config.state_dsn else None)
         # One diagnostics connection kept per cluster, so the bot already holds its slot when
         # a server fills up; opened in the background, start-up is not held up.
         self.keepers = Keepers(secrets=self.secrets)

@@ -7,30 +7,43 @@ message without any signal, deliberately in nothing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
+from datetime import UTC
 from typing import Any
 
 from bot import signals
 from bot.config import ClusterConfig
+from bot.redact import redact_text
+from bot.render import answer
+from bot.render.answer import plural
 from bot.render.blocks import (
     ClusterRow,
     Message,
+    closed_card,
     cluster_list,
     cluster_picker,
     escape,
     notice,
+    repeat_message,
     summary_message,
+    thread_messages,
     unescape,
 )
 from bot.service import analyse
 from bot.signals.model import Signal
 from bot.slack import files
 from bot.slack.context import Context, PendingPaste
+from bot.slack.incidents import Incident, describe
 from bot.slack.post import PostError
 from bot.slack.progress import Progress
 from bot.triage.model import Report
+
+log = logging.getLogger("pgconn.slack")
 
 Reply = Callable[[Message], None]  # an ephemeral answer to the person who asked
 
@@ -56,7 +69,132 @@ def _report(
         secrets=ctx.secrets,
         extra_notes=notes,
         keepers=ctx.keepers,
+        thresholds=ctx.tuning.thresholds,
     )
+
+
+def permalink(ctx: Context, channel: str, ts: str) -> str | None:
+    """A link to a message (chat.getPermalink); None when Slack does not give one."""
+    try:
+        link = ctx.client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except Exception as exc:  # a missing link leaves the text without it, nothing more
+        log.warning("chat.getPermalink failed: %s", redact_text(str(exc), ctx.secrets))
+        return None
+    return str(link) if link else None
+
+
+def _post_report(
+    ctx: Context, channel: str, report: Report, thread_ts: str | None, since: float | None
+) -> str:
+    """The incident card (in the channel, or in `thread_ts`'s thread), then the thread: "Do
+    now" first. A thread part that fails is replaced by a note; a failed card raises."""
+    card = summary_message(report, ctx.secrets, since=since)
+    ts = ctx.poster.post(channel, card, thread_ts)
+    root = thread_ts or ts
+    parts = thread_messages(report, ctx.secrets)
+    for i, part in enumerate(parts, 1):
+        try:
+            ctx.poster.post(channel, part, root)
+        except PostError as exc:
+            cli = f"pgconn diagnose {report.cluster}" if report.cluster else "pgconn explain"
+            text = (
+                f":warning: Part {i} of {len(parts)} of this report could not be posted "
+                f"({escape(exc.reason)}). `{escape(cli)}` prints the whole report."
+            )
+            ctx.poster.post_quietly(channel, notice(text), root)
+    return ts
+
+
+def close_if_room(ctx: Context, held: Incident, report: Report, link: str | None) -> Incident:
+    """A later diagnosis shows the incident's limit has room again: edit its card (✅ with
+    before → after) and link the new report."""
+    before = held.fullness()
+    if held.closed or before is None or report.snapshot is None or not held.card_ts:
+        return held
+    after = answer.fullness_now(before.kind, before.name, report.snapshot)
+    if after is None or not after.has_room or not held.channel:
+        return held
+    at = report.snapshot.taken_at.astimezone(UTC)
+    how = f"Room again at {at:%H:%M UTC} (a later diagnosis)"
+    card = closed_card(
+        held.cluster, before, after, how, link, ctx.secrets, link_label="See the new report"
+    )
+    with contextlib.suppress(PostError):  # logged by the poster
+        ctx.poster.update(held.channel, held.card_ts, card)
+    return ctx.incidents.update(held, closed=True)
+
+
+def deliver(
+    ctx: Context,
+    channel: str,
+    report: Report,
+    thread_ts: str | None = None,
+    *,
+    fresh: bool = False,
+    reply: Reply | None = None,
+) -> str | None:
+    """Post a report, once per incident: when the cluster was reported less than
+    `repeat_window_s` ago (by any replica), answer with a short reply that links that thread
+    and says only what is new; `fresh` posts the full report anyway. The card's ts, or None."""
+    if report.cluster is None:
+        return _post_report(ctx, channel, report, thread_ts, None)
+    now = time.time()
+    window = ctx.tuning.repeat_window_s
+    new = describe(report, now)
+    previous = ctx.incidents.get(report.cluster)
+    if not report.findings:
+        # Nothing wrong: no incident to keep one thread for.
+        ts = _post_report(ctx, channel, report, thread_ts, None)
+        _close_previous(ctx, previous, report, channel, ts)
+        return ts
+    keep_since = previous is not None and not previous.closed and now - previous.since < 86400
+    if keep_since and previous is not None:
+        new = replace(new, since=previous.since)
+    claimed, held = ctx.incidents.claim(new, stale_before=now + 1 if fresh else now - window)
+    if not claimed and held is not None:
+        _close_previous(
+            ctx, held, report, channel, _repeat(ctx, channel, report, held, thread_ts, reply)
+        )
+        return None
+    ts = _post_report(ctx, channel, report, thread_ts, new.since if keep_since else None)
+    ctx.incidents.update(new, channel=channel, thread_ts=thread_ts or ts, card_ts=ts)
+    _close_previous(ctx, previous, report, channel, ts)
+    return ts
+
+
+def _close_previous(
+    ctx: Context, held: Incident | None, report: Report, channel: str, ts: str | None
+) -> None:
+    """Edit the earlier incident's card if this report shows room again, linking `ts`."""
+    if held is None or held.closed or not held.card_ts:
+        return
+    link = permalink(ctx, channel, ts) if ts else None
+    close_if_room(ctx, held, report, link)
+
+
+def _repeat(
+    ctx: Context,
+    channel: str,
+    report: Report,
+    held: Incident,
+    thread_ts: str | None,
+    reply: Reply | None,
+) -> str | None:
+    """The short reply; its ts when it was posted in a channel."""
+    link = permalink(ctx, held.channel, held.card_ts) if held.channel and held.card_ts else None
+    message = repeat_message(
+        report,
+        age_s=time.time() - held.reported_at,
+        link=link,
+        before=held.fullness(),
+        seen=set(held.signals),
+        previous_headline=held.headline,
+        secrets=ctx.secrets,
+    )
+    if thread_ts is None and reply is not None:
+        reply(message)  # a command: only the person who typed it needs the link
+        return None
+    return ctx.poster.post(channel, message, thread_ts)
 
 
 def report_for(ctx: Context, cluster: str, role: str | None = None) -> Report:
@@ -64,11 +202,19 @@ def report_for(ctx: Context, cluster: str, role: str | None = None) -> Report:
     return _report(ctx, [], ctx.config.cluster(cluster), role)
 
 
-def diagnose(ctx: Context, cluster: str, role: str | None, channel: str, reply: Reply) -> None:
-    """`/pgconn <cluster> [role]`: the summary in the channel, the report in its thread."""
+def diagnose(
+    ctx: Context,
+    cluster: str,
+    role: str | None,
+    channel: str,
+    reply: Reply,
+    fresh: bool = False,
+) -> None:
+    """`/pgconn <cluster> [role] [fresh]`: the incident card in the channel, the report in its
+    thread; or, for a cluster reported minutes ago, a link to that thread."""
     report = report_for(ctx, cluster, role)
     try:
-        ctx.poster.report(channel, report)
+        deliver(ctx, channel, report, fresh=fresh, reply=reply)
     except PostError as exc:
         hint = (
             "Invite me with `/invite @pgconn` and run the command again."
@@ -140,7 +286,7 @@ def _scan_files(
         progress.finish(
             notice(
                 f":white_check_mark: Scanned {escape(name)}: "
-                f"{len(got)} connection-limit signal(s) found."
+                f"{plural(len(got), 'connection-limit signal')} found."
             )
         )
     return found, refused
@@ -161,7 +307,7 @@ def answer_message(ctx: Context, event: Mapping[str, Any], mentioned: bool) -> N
     keys = ctx.channel_keys(channel)
     bound = ctx.clusters_here(keys)
     if len(bound) == 1:
-        ctx.poster.report(channel, _report(ctx, found, ctx.config.cluster(bound[0])), thread_ts)
+        deliver(ctx, channel, _report(ctx, found, ctx.config.cluster(bound[0])), thread_ts)
         return
     usable = ctx.usable_here(keys)
     if not usable:
@@ -169,7 +315,7 @@ def answer_message(ctx: Context, event: Mapping[str, Any], mentioned: bool) -> N
             "No cluster may be used from this channel (`clusters.<name>.channels` in the "
             "config), so this advice comes from the text alone."
         )
-        ctx.poster.report(channel, _report(ctx, found, None, notes=[note]), thread_ts)
+        deliver(ctx, channel, _report(ctx, found, None, notes=[note]), thread_ts)
         return
     token = secrets.token_urlsafe(9)
     ctx.pickers.put_new(token, PendingPaste(tuple(found), channel, thread_ts))
@@ -187,4 +333,4 @@ def answer_pick(
                 pending.channel, picker_ts, notice(f"<@{escape(user)}> chose {chosen}.")
             )
     config = ctx.config.cluster(cluster) if cluster else None
-    ctx.poster.report(pending.channel, _report(ctx, pending.found, config), pending.thread_ts)
+    deliver(ctx, pending.channel, _report(ctx, pending.found, config), pending.thread_ts)

@@ -1,4 +1,6 @@
--- Every client backend but our own; names, grouping and ages are resolved by the caller.
+-- Every client backend; names, grouping and ages are resolved by the caller. `own` marks
+-- pgconn's sessions (this one, and others of the same role under the same application_name,
+-- such as the warnings probe): they hold slots but are never counted as used.
 -- pg_stat_get_activity() is read directly: the pg_stat_activity view joins pg_database and
 -- pg_authid for names the caller already has, which more than doubles the server time.
 -- Without pg_read_all_stats, other roles' rows hide backend_type too: a hidden row with both a
@@ -17,8 +19,11 @@ SELECT a.pid,
        CASE WHEN a.wait_event IS NULL THEN NULL
             ELSE a.wait_event_type || ':' || a.wait_event END AS wait_event,
        CASE WHEN a.state <> 'idle' THEN left(a.query, 200) END AS query,
-       a.query = '<insufficient privilege>' AS hidden
+       a.query = '<insufficient privilege>' AS hidden,
+       a.pid = pg_catalog.pg_backend_pid()
+         OR (a.usesysid = (SELECT r.oid FROM pg_catalog.pg_roles AS r
+                           WHERE r.rolname = current_user)
+             AND a.application_name = current_setting('application_name')) AS own
 FROM pg_catalog.pg_stat_get_activity(NULL) AS a
-WHERE (a.backend_type = 'client backend'
-       OR (a.backend_type IS NULL AND a.datid IS NOT NULL AND a.usesysid IS NOT NULL))
-  AND a.pid <> pg_catalog.pg_backend_pid()
+WHERE a.backend_type = 'client backend'
+      OR (a.backend_type IS NULL AND a.datid IS NOT NULL AND a.usesysid IS NOT NULL)

@@ -4,6 +4,6 @@ SELECT current_user AS role,
        now() AS now,
        r.rolsuper AS superuser,
        r.rolsuper OR pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS sees_all,
-       false AS can_use_reserved
+       r.rolsuper AS can_use_reserved
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = current_user

@@ -212,6 +212,36 @@ class Store(ABC):
         ) as cur:
             return cur.rowcount == 1
 
+    # --- incidents: the newest report of each cluster in chat ------------------------------
+
+    def claim_incident(
+        self, cluster: str, data: dict[str, Any], *, now: float, stale_before: float
+    ) -> bool:
+        """Record a new report of `cluster` unless one newer than `stale_before` is there."""
+        params = {
+            "cluster": cluster,
+            "reported_at": now,
+            "data": _dump(data),
+            "stale_before": stale_before,
+        }
+        try:
+            with self._run("incident_claim", params) as cur:
+                return cur.rowcount == 1
+        except self.integrity_errors:
+            return False
+
+    def get_incident(self, cluster: str) -> tuple[float, dict[str, Any]] | None:
+        with self._run("incident_get", {"cluster": cluster}) as cur:
+            rows = cur.rows()
+        if not rows:
+            return None
+        return float(rows[0]["reported_at"]), json.loads(rows[0]["data"])
+
+    def update_incident(self, cluster: str, reported_at: float, data: dict[str, Any]) -> bool:
+        params = {"cluster": cluster, "reported_at": reported_at, "data": _dump(data)}
+        with self._run("incident_update", params) as cur:
+            return cur.rowcount == 1
+
     # --- leases and events --------------------------------------------------------------
 
     def acquire_lease(self, name: str, holder: str, *, now: float, ttl_s: float) -> bool:

@@ -59,10 +59,6 @@ def _alter_system(setting: str, value: int) -> str:
     )
 
 
-def _superuser(role: str) -> str:
-    return sql.SQL("ALTER ROLE {} SUPERUSER;").format(sql.Identifier(role)).as_string(None)
-
-
 _RESTART = " (reserved slots come out of max_connections; the setting needs a restart)."
 
 
@@ -103,15 +99,13 @@ def assess(
             (_alter_system("superuser_reserved_connections", SUGGESTED_SUPERUSER_RESERVED),),
         )
     if major < 16:
+        # Making the monitoring role a superuser would undo its read-only setup: never advised.
         return ReservedPath(
             False,
             f"On PostgreSQL {major} only superusers may use the reserved slots, and pgconn's "
             f"role {role} is not one: when ordinary roles are refused, only a connection pgconn "
-            "already keeps open still works. PostgreSQL 16+ has pg_use_reserved_connections for "
-            "this; on this version the alternative is a superuser monitoring role (pgconn's "
-            "sessions stay read-only, but weigh it).",
-            (_superuser(role),),
-            lead="If you accept that:",
+            "already keeps open still works, so run pgconn as a bot (it keeps one per cluster). "
+            "PostgreSQL 16+ adds reserved_connections and pg_use_reserved_connections for this.",
         )
     reserved = reserved_connections or 0
     if can_use_reserved and reserved > 0:
@@ -138,6 +132,20 @@ def assess(
     )
 
 
+def paste_major(refusals: list[Signal]) -> int | None:
+    """The major version a refusal's wording gives away: the 9.0–15 text names
+    "non-replication superuser connections"; 16+ names the SUPERUSER attribute (untranslated)
+    or pg_use_reserved_connections. 16 stands for "16 or newer"."""
+    for s in refusals:
+        if s.kind is not SignalKind.RESERVED_SLOTS:
+            continue
+        if s.detail == "pg_use_reserved_connections" or "SUPERUSER" in s.excerpt:
+            return 16
+        if "non-replication" in s.excerpt:
+            return 15
+    return None
+
+
 def assess_unconnected(role: str, version: int | None, refusals: list[Signal]) -> ReservedPath:
     """Without a snapshot: from the version pgconn saw last (if any) and the refusal's wording.
     `pg_use_reserved_connections` in the refusal means 16+, reserved_connections > 0 and a
@@ -150,29 +158,40 @@ def assess_unconnected(role: str, version: int | None, refusals: list[Signal]) -
             "use them.",
             (_grant(role),),
         )
-    pre16 = reserved is not None and "non-replication" in reserved.excerpt
-    if version is not None or pre16:
-        major = 15 if pre16 or version is None else version // 10000
-        if major < 16:
-            return assess(
-                role,
-                major * 10000,
-                superuser=False,
-                can_use_reserved=False,
-                reserved_connections=None,
-                superuser_reserved_connections=0,
-            )
+    major = version // 10000 if version is not None else paste_major(refusals)
+    if major is not None and major < 16:
+        return assess(
+            role,
+            major * 10000,
+            superuser=False,
+            can_use_reserved=False,
+            reserved_connections=None,
+            superuser_reserved_connections=0,
+        )
+    if major is not None:
+        return ReservedPath(
+            False,
+            f"PostgreSQL {major}{'' if version is not None else ' or newer'} can keep slots for "
+            f"pgconn's role {role} when ordinary roles are refused (the first statement needs a "
+            "restart).",
+            (_alter_system("reserved_connections", SUGGESTED_RESERVED), _grant(role)),
+        )
     return ReservedPath(
         False,
-        f"On PostgreSQL 16+ give pgconn's role {role} its own reserved slots (the first "
-        "statement needs a restart); on 15 and older only a superuser role can use the reserve.",
+        "The server's version is unknown, so each form is given with the versions it applies "
+        f"to. PostgreSQL 16 and newer: give pgconn's role {role} its own reserved slots (the "
+        "first statement needs a restart). PostgreSQL 15 and older have no such slots for a "
+        "role that is not a superuser: keep pgconn running as a bot, so it holds its "
+        "connection before the server fills up.",
         (_alter_system("reserved_connections", SUGGESTED_RESERVED), _grant(role)),
+        lead="On 16+ run:",
     )
 
 
 def how_pgconn_got_in(snapshot: Snapshot, *, kept: bool, opened_at: datetime | None) -> str | None:
     """A note when the way pgconn connected matters: the server has no ordinary slot free."""
-    full = snapshot.ordinary_free <= 0
+    room = snapshot.server_headroom()
+    full = room.full
     privileged = snapshot.monitoring_superuser or snapshot.monitoring_can_use_reserved
     if kept and opened_at is not None:
         since = f"{opened_at:%Y-%m-%d %H:%M:%S %Z}".strip()
@@ -185,7 +204,7 @@ def how_pgconn_got_in(snapshot: Snapshot, *, kept: bool, opened_at: datetime | N
             "refused: every ordinary slot is taken."
         )
         return f"pgconn read this through the connection it keeps open since {since}.{refused}"
-    if snapshot.ordinary_free < 0 and privileged:
+    if room.own_reserved > 0 and privileged:
         s = snapshot.settings
         if snapshot.monitoring_superuser:
             how = (

@@ -11,6 +11,7 @@ class FindingCode(StrEnum):
     DATABASE_LIMIT = "database_limit"
     MAX_CONNECTIONS = "max_connections"
     RESERVED_SLOTS = "reserved_slots"
+    SERVER_NEAR_FULL = "server_near_full"
     WALSENDER_LIMIT = "walsender_limit"
     # What holds the slots.
     IDLE_SESSIONS = "idle_sessions"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.headroom import Headroom
 from bot.triage.codes import FindingCode
 from bot.triage.facts import CodeFacts, ServerFacts
 from bot.triage.model import ProposedAction, Severity
@@ -31,3 +32,4 @@ class Draft:
     cause: str | None = None
     headline: str | None = None
     stuck: Stuck | None = None
+    headroom: Headroom | None = None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.diagnostics.model import Snapshot
 from bot.errors import PlaybookError
+from bot.names import is_configured_name
 from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 from bot.triage.capacity import database_drafts, role_drafts, server_draft
@@ -31,6 +33,7 @@ _ORDER = [
     FindingCode.DATABASE_LIMIT,
     FindingCode.MAX_CONNECTIONS,
     FindingCode.RESERVED_SLOTS,
+    FindingCode.SERVER_NEAR_FULL,
     FindingCode.WALSENDER_LIMIT,
     FindingCode.POOLER_CLIENT_LIMIT,
     FindingCode.POOLER_SERVER_LOGIN,
@@ -46,6 +49,25 @@ _ORDER = [
     FindingCode.NOT_CONFIRMED,
 ]
 CAUSE_CODES = (FindingCode.IDLE_SESSIONS, FindingCode.IDLE_IN_TRANSACTION)
+SERVER_CODES = (
+    FindingCode.MAX_CONNECTIONS,
+    FindingCode.RESERVED_SLOTS,
+    FindingCode.SERVER_NEAR_FULL,
+)
+# How many people a finding's limit refuses: the server refuses everyone, a database everyone
+# connecting to it, a role one application; stuck sessions are a cause, not a refusal. Among
+# equally severe findings the widest comes first, so it heads the report.
+_BLAST = {
+    FindingCode.MAX_CONNECTIONS: 0,
+    FindingCode.RESERVED_SLOTS: 0,
+    FindingCode.SERVER_NEAR_FULL: 0,
+    FindingCode.DATABASE_LIMIT: 1,
+    FindingCode.ROLE_LIMIT: 2,
+    FindingCode.IDLE_IN_TRANSACTION: 4,
+    FindingCode.IDLE_SESSIONS: 4,
+    FindingCode.APP_POOL_TIMEOUT: 5,
+    FindingCode.NOT_CONFIRMED: 6,
+}
 
 
 def triage(
@@ -111,7 +133,7 @@ def _live_drafts(
             d
             for d in limits
             if d.role == role
-            or d.code in (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+            or d.code in SERVER_CODES
             or (
                 d.code is FindingCode.DATABASE_LIMIT
                 and state_counts(snapshot.groups, Scope(role=role, database=d.database)).total
@@ -144,11 +166,21 @@ def _within(cause: Draft, limit: Draft) -> bool:
         return cause.stuck is not None and any(
             s.database == limit.database for s in cause.stuck.sessions
         )
-    return limit.code in (FindingCode.MAX_CONNECTIONS, FindingCode.RESERVED_SLOTS)
+    return limit.code in SERVER_CODES
 
 
-def _rank(d: Draft) -> tuple[int, float, int, str, str]:
-    return (-d.severity, -d.pressure, _ORDER.index(d.code), d.role or "", d.database or "")
+def _rank(d: Draft) -> tuple[int, int, bool, float, int, str, str]:
+    """Most severe first; then the widest blast radius; then what the paste showed (still
+    live); then the fullest."""
+    return (
+        -d.severity,
+        _BLAST.get(d.code, 3),
+        d.server.seen == 0,
+        -d.pressure,
+        _ORDER.index(d.code),
+        d.role or "",
+        d.database or "",
+    )
 
 
 def _finding(d: Draft, playbooks: PlaybookSet, notes: list[str]) -> Finding:
@@ -170,6 +202,7 @@ def _finding(d: Draft, playbooks: PlaybookSet, notes: list[str]) -> Finding:
         database=d.database,
         current=d.current,
         limit=d.limit,
+        headroom=d.headroom,
     )
 
 
@@ -182,10 +215,13 @@ def _notes(
 ) -> list[str]:
     notes = []
     if snapshot is None:
-        target = cluster or "CLUSTER"
+        command = (
+            f"`pgconn diagnose {shlex.quote(cluster)}`"
+            if cluster is not None and is_configured_name(cluster)
+            else "`pgconn diagnose CLUSTER --config FILE` (or `--dsn DSN`)"
+        )
         notes.append(
-            "No live data: values shown as <name> are placeholders, and statements that need "
-            f"them are withheld. `pgconn diagnose {target}` fills them in."
+            f"No live data: statements that need live values are withheld. {command} fills them in."
         )
     else:
         notes.extend(snapshot.blind_spots)

@@ -41,6 +41,9 @@ _NO_ROLE_POOLS = Placeholder("role pools")
 _NO_ROLE_POOLER_CAPACITY = Placeholder("role pooler capacity")
 _NO_ROLE_CONN_LIMIT = Placeholder("role limit")
 _NO_ROLE_POOL_SIZE_FIT = Placeholder("pool size that fits")
+_NO_ROLE_HOSTS = Placeholder("role hosts")
+_NO_POOLER_CLIENT_HOSTS = Placeholder("pooler client hosts")
+_NO_POOL_PER_HOST = Placeholder("pool per host")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,9 @@ class ServerFacts:
     ordinary_slots: Num
     client_backends: Num
     ordinary_free: Num
+    # The headroom model's figures for the server (pgconn's own sessions left out).
+    server_used: Num
+    server_usable: Num
     new_max_connections: Num
     idle_in_transaction_session_timeout_ms: Num
     idle_session_timeout_ms: Num
@@ -91,10 +97,17 @@ class ServerFacts:
     role_pooler_capacity: Num = _NO_ROLE_POOLER_CAPACITY
     role_conn_limit: Num = _NO_ROLE_CONN_LIMIT
     role_pool_size_fit: Num = _NO_ROLE_POOL_SIZE_FIT
+    # Distinct addresses of PgBouncer's clients logged in as the finding's role: an estimate
+    # of the application's replicas behind the pooler.
+    pooler_client_hosts: Num = _NO_POOLER_CLIENT_HOSTS
 
 
 @dataclass(frozen=True, slots=True)
 class RoleFacts:
+    """`role_hosts`: distinct client hosts of the role's sessions, an estimate of the
+    application's replicas (unknown when clients are hidden); `role_pool_per_host`: the pool
+    size per replica that keeps them all within the limit (unknown when not even 1 fits)."""
+
     role_limit: Num
     role_current: Num
     role_free: Num
@@ -102,6 +115,8 @@ class RoleFacts:
     role_active: Num
     role_idle: Num
     role_idle_in_transaction: Num
+    role_hosts: Num = _NO_ROLE_HOSTS
+    role_pool_per_host: Num = _NO_POOL_PER_HOST
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +187,7 @@ FACTS_BY_CODE: Mapping[FindingCode, type[CodeFacts] | None] = {
     FindingCode.DATABASE_LIMIT: DatabaseFacts,
     FindingCode.MAX_CONNECTIONS: None,
     FindingCode.RESERVED_SLOTS: None,
+    FindingCode.SERVER_NEAR_FULL: None,
     FindingCode.WALSENDER_LIMIT: None,
     FindingCode.IDLE_SESSIONS: SessionFacts,
     FindingCode.IDLE_IN_TRANSACTION: SessionFacts,
@@ -258,6 +274,7 @@ def server_facts(
         }
         return ServerFacts(live=False, **unknown, **common)
     s = snapshot.settings
+    room = snapshot.server_headroom()
     # Room for a quarter more, rounded up to ten: a restart is costly, so ask once.
     new_max = -(-(s.max_connections * 5 // 4) // 10) * 10
     return ServerFacts(
@@ -269,6 +286,8 @@ def server_facts(
         ordinary_slots=s.ordinary_slots,
         client_backends=snapshot.client_backends,
         ordinary_free=snapshot.ordinary_free,
+        server_used=room.used,
+        server_usable=room.usable if room.usable is not None else Placeholder("server usable"),
         new_max_connections=new_max,
         idle_in_transaction_session_timeout_ms=s.idle_in_transaction_session_timeout_ms,
         idle_session_timeout_ms=s.idle_session_timeout_ms or 0,

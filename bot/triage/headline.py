@@ -40,12 +40,13 @@ def headline(
     if focus_role is not None:
         r = snapshot.role(focus_role)
         if r is None:
-            return f"Role {focus_role} has no connections and no CONNECTION LIMIT{on}."
-        if r.conn_limit >= 0:
-            return f"Role {focus_role} has room{on}: {r.current}/{r.conn_limit} connections."
+            return f"Role {focus_role} does not exist{on} (wrong cluster?)."
+        room = snapshot.role_headroom(focus_role)
+        if room.limited:
+            return f"Role {focus_role} has room{on}: {room.figures()}."
         return f"Role {focus_role} holds {r.current} connection(s){on}; it has no limit of its own."
-    used = snapshot.client_backends + 1
+    room = snapshot.server_headroom()
     return (
-        f"Nothing is near a connection limit{on}: {used} of "
-        f"{snapshot.settings.ordinary_slots} slots for ordinary roles in use."
+        f"Nothing is near a connection limit{on}: {room.used} of {room.usable} server slots "
+        f"used ({room.percent}%), {room.free} free."
     )

@@ -81,14 +81,17 @@ def _idle_draft(
     )
     oldest = human_duration(found.oldest_age_s)
     if found.exact:
-        cause = f"{found.count} sessions idle for more than {age}"
+        cause = f"{found.count} sessions idle for more than {age} (oldest {oldest})"
         title = f"{found.count} sessions of role {role} idle for more than {age}"
         evidence = [
             f"{found.count} of role {role}'s {counts.total} sessions have been idle for more "
             f"than {age} (oldest {oldest})."
         ]
     else:
-        cause = f"{counts.idle} idle sessions, at least {found.count} for more than {age}"
+        cause = (
+            f"{counts.idle} idle sessions, at least {found.count} for more than {age} "
+            f"(oldest {oldest})"
+        )
         title = (
             f"{counts.idle} idle sessions of role {role}, at least {found.count} "
             f"for more than {age}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from bot.diagnostics.model import Snapshot
+from bot.headroom import Headroom
 from bot.pgbouncer.model import PoolerSnapshot
 from bot.signals.model import Signal
 
@@ -65,7 +66,7 @@ class Finding:
     """One ranked conclusion with the evidence that supports it.
 
     `current` / `limit` are the live usage of the limit the finding is about (role, database,
-    server slots), when there is one and it was seen.
+    server slots), when there is one and it was seen: `headroom`'s used and usable.
     """
 
     code: str
@@ -78,6 +79,7 @@ class Finding:
     database: str | None = None
     current: int | None = None
     limit: int | None = None
+    headroom: Headroom | None = None
 
 
 @dataclass(frozen=True, slots=True)

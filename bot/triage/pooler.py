@@ -116,6 +116,10 @@ def pooler_server_fields(
     mine = [p for p in pools if role is not None and pooler.server_role(p) == role]
     if not mine or role is None:
         return fields
+    names = {(p.database, p.user) for p in mine}
+    hosts = {c.addr for c in pooler.clients if (c.database, c.user) in names}
+    if hosts and None not in hosts:
+        fields["pooler_client_hosts"] = len(hosts)
     capacity = sum(pooler.pool_size(p) + pooler.reserve_pool(p) for p in mine)
     user_limit = pooler.user_limit(role)
     if user_limit > 0:
@@ -139,6 +143,8 @@ class _Blocked:
 
     reason: str
     pasted: bool  # the paste shows the refusal (it happened, not only would)
+    # What refuses: "PostgreSQL is full" only when the server itself has no slot.
+    what: str = "PostgreSQL is full"
 
 
 def _login_blocked(
@@ -149,25 +155,34 @@ def _login_blocked(
     if snapshot is None:
         if pasted is None:
             return None
-        return _Blocked(f"the paste shows PostgreSQL refusing it ({pasted})", True)
+        what = {
+            SignalKind.ROLE_LIMIT.value: f"role {role} is at its CONNECTION LIMIT",
+            SignalKind.DATABASE_LIMIT.value: f"database {db} is at its CONNECTION LIMIT",
+        }.get(pasted, "PostgreSQL refuses its logins")
+        return _Blocked(f"the paste shows PostgreSQL refusing it ({pasted})", True, what)
     r = snapshot.role(role)
     d = snapshot.database(db)
     superuser = r is not None and r.superuser
     s = snapshot.settings
-    used = snapshot.client_backends + 1
+    server = snapshot.server_headroom()
+    role_room = snapshot.role_headroom(role)
+    db_room = snapshot.database_headroom(db)
     reason = None
-    if r is not None and not superuser and 0 <= r.conn_limit <= r.current:
-        reason = f"role {role} is at its CONNECTION LIMIT ({r.current}/{r.conn_limit})"
-    elif d is not None and not superuser and 0 <= d.conn_limit <= d.current:
-        reason = f"database {db} is at its CONNECTION LIMIT ({d.current}/{d.conn_limit})"
-    elif used >= s.max_connections:
+    what = "PostgreSQL is full"
+    if r is not None and not superuser and role_room.full:
+        what = f"role {role} is at its CONNECTION LIMIT"
+        reason = f"{what} ({role_room.used}/{role_room.usable})"
+    elif d is not None and not superuser and db_room.full:
+        what = f"database {db} is at its CONNECTION LIMIT"
+        reason = f"{what} ({db_room.used}/{db_room.usable})"
+    elif server.total >= s.max_connections:
         reason = f"every one of its {s.max_connections} max_connections slots is taken"
-    elif not superuser and snapshot.ordinary_free <= 0:
+    elif not superuser and server.full:
         reason = (
-            f"every slot for ordinary roles is taken ({used} of max_connections "
-            f"{s.max_connections} in use, {s.max_connections - s.ordinary_slots} reserved)"
+            f"every slot for ordinary roles is taken ({server.used}/{server.usable} usable, "
+            f"{server.reserved} reserved)"
         )
-    return _Blocked(reason, bool(pasted)) if reason else None
+    return _Blocked(reason, bool(pasted), what) if reason else None
 
 
 def _pasted_refusal(signals: Sequence[Signal], role: str, db: str) -> str | None:
@@ -394,8 +409,10 @@ def _login_draft(
 ) -> Draft:
     role = pooler.server_role(p)
     critical = blocked.pasted or p.cl_waiting > 0
+    # Without a client waiting (and no refusal pasted) nothing is refused yet: it would be.
+    refuses = "refuses" if critical else "would refuse"
     evidence = [
-        f"PostgreSQL refuses new server connections for role {role}: {blocked.reason}.",
+        f"PostgreSQL {refuses} new server connections for role {role}: {blocked.reason}.",
         _pool_line(pooler, p),
         "PgBouncer passes the server's refusal on to the clients waiting for a login (they "
         "see PostgreSQL's FATAL, through PgBouncer), and for server_login_retry "
@@ -406,8 +423,12 @@ def _login_draft(
     return Draft(
         code=FindingCode.POOLER_SERVER_LOGIN,
         severity=Severity.CRITICAL if critical else Severity.WARNING,
-        title=f"PgBouncer cannot open server connections for pool {_pool_name(p)}: "
-        "PostgreSQL is full",
+        title=(
+            f"PgBouncer cannot open server connections for pool {_pool_name(p)}: {blocked.what}"
+            if critical
+            else f"PgBouncer could not open more server connections for pool {_pool_name(p)}: "
+            f"{blocked.what} (no client waiting now)"
+        ),
         server=_server(snapshot, t, cluster, p, pooler),
         extra=pooler_facts(pooler, p, new_pool_size=_new_pool_size(pooler, p, snapshot)),
         evidence=evidence,

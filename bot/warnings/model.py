@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.headroom import Headroom
 from bot.warnings.trend import Trend
 
 
@@ -44,8 +45,9 @@ class Holder:
 class Usage:
     """One limited entity: its client backends against its limit, and its biggest holders.
 
-    For the server, `limit` is max_connections minus the reserved slots (what ordinary roles
-    may use) and `current` counts every client backend, pgconn's own probe included.
+    For PostgreSQL entities `current` and `limit` are the headroom model's `used` and `usable`
+    (`headroom`, the same figures a triage report shows): pgconn's own sessions are not
+    counted, and the server's reserved slots are not usable.
     """
 
     kind: EntityKind
@@ -55,12 +57,25 @@ class Usage:
     idle: int
     idle_in_transaction: int
     holders: tuple[Holder, ...] = ()
+    headroom: Headroom | None = None
 
     @property
     def share(self) -> float:
+        if self.headroom is not None:
+            return self.headroom.share
         if self.limit <= 0:
             return 1.0 if self.current else 0.0
         return self.current / self.limit
+
+    @property
+    def over(self) -> int:
+        return self.headroom.over if self.headroom is not None else 0
+
+    def short(self) -> str:
+        """`7/26 (27%)`, as every output shows it."""
+        if self.headroom is not None:
+            return self.headroom.short()
+        return f"{self.current}/{self.limit} ({round(self.share * 100)}%)"
 
     @property
     def label(self) -> str:

@@ -35,6 +35,7 @@ from bot.diagnostics import queries
 from bot.diagnostics.connection import readonly_conninfo
 from bot.diagnostics.keeper import Keeper
 from bot.errors import ConfigError, DeadlineError, DiagnosticsError, PoolerError
+from bot.headroom import Headroom, Scope
 from bot.pgbouncer import read_pooler
 from bot.pgbouncer.usage import PoolerLevels, pooler_levels
 from bot.redact import redact_for_dsn
@@ -93,7 +94,9 @@ def parse_rows(cluster: str, taken_at: float, rows: Sequence[tuple[Any, ...]]) -
     """probe.sql's rows, typed: one server row, then one per limited role and database."""
     usages: list[Usage] = []
     limits = ServerLimits(max_connections=0, superuser_reserved=0, reserved=None)
-    for kind, name, limit, current, idle, idle_tx, top, max_conn, su_reserved, reserved in rows:
+    for row in rows:
+        kind, name, limit, current, idle, idle_tx, top, max_conn, su_reserved, reserved = row[:10]
+        own = int(row[10]) if len(row) > 10 and row[10] is not None else 0
         holders = tuple(
             Holder(
                 application=str(app),
@@ -104,15 +107,28 @@ def parse_rows(cluster: str, taken_at: float, rows: Sequence[tuple[Any, ...]]) -
             for app, client, state, n in top
         )
         entity = EntityKind(kind)
+        if entity is EntityKind.SERVER:
+            room = Headroom.of(
+                Scope.SERVER,
+                "",
+                int(max_conn),
+                int(current),
+                own,
+                reserved=int(max_conn) - int(limit),
+            )
+        else:
+            scope = Scope.ROLE if entity is EntityKind.ROLE else Scope.DATABASE
+            room = Headroom.of(scope, str(name), int(limit), int(current), own)
         usages.append(
             Usage(
                 kind=entity,
                 name=str(name),
-                current=int(current),
-                limit=int(limit),
+                current=room.used,
+                limit=room.usable if room.usable is not None else int(limit),
                 idle=int(idle),
                 idle_in_transaction=int(idle_tx),
                 holders=holders,
+                headroom=room,
             )
         )
         if entity is EntityKind.SERVER:

@@ -47,6 +47,7 @@ class AlertRecord:
     limit: int = 0
     current: int = 0
     peak: int = 0
+    peak_limit: int = 0
     samples: tuple[Sample, ...] = ()
     fingerprint: str = ""
     notified_at: float = 0.0
@@ -74,6 +75,7 @@ def to_state(record: AlertRecord) -> AlertState:
         "limit": record.limit,
         "current": record.current,
         "peak": record.peak,
+        "peak_limit": record.peak_limit,
         "samples": [[s.at, s.current, s.idle] for s in record.samples],
         "fingerprint": record.fingerprint,
         "notified_at": record.notified_at,
@@ -116,6 +118,7 @@ def from_state(state: AlertState) -> AlertRecord | None:
         limit=int(data.get("limit", 0)),
         current=int(data.get("current", 0)),
         peak=int(data.get("peak", 0)),
+        peak_limit=int(data.get("peak_limit", 0)),
         samples=_samples(data.get("samples", [])),
         fingerprint=str(data.get("fingerprint", "")),
         notified_at=float(data.get("notified_at", 0.0)),

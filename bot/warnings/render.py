@@ -26,7 +26,7 @@ from bot.warnings.model import (
     ProbeFailure,
     Usage,
 )
-from bot.warnings.trend import Trend
+from bot.warnings.trend import MIN_SAMPLES, MIN_SPAN_S, Trend
 
 MAX_FIELD = 2000  # Slack's limit for a section field
 _ICON = {
@@ -48,6 +48,7 @@ class WarningView:
     since: float
     peak: int
     now: float | None
+    peak_limit: int = 0
 
 
 # -- small phrases ---------------------------------------------------------------------------
@@ -82,7 +83,14 @@ def approx(seconds: float) -> str:
 
 
 def share(usage: Usage) -> str:
-    return f"{usage.current}/{usage.limit} ({usage.share:.0%})"
+    return usage.short()
+
+
+def peak_text(peak: int, peak_limit: int) -> str:
+    """The peak against the limit it was measured on (a limit raised since does not count)."""
+    if peak_limit <= 0:
+        return f"{peak}"
+    return f"{peak}/{peak_limit} ({round(peak * 100 / peak_limit)}%)"
 
 
 def _who(kind: EntityKind, name: str) -> str:
@@ -98,13 +106,23 @@ def who(usage: Usage) -> str:
     return _who(usage.kind, usage.name)
 
 
+def rate(per_minute: float) -> str:
+    """`+24/min`, `+0.5/min`: whole sessions when there are, one decimal below one."""
+    if abs(per_minute) >= 1:
+        return f"{per_minute:+.0f}/min"
+    return f"{per_minute:+.1f}/min"
+
+
 def trend_phrase(trend: Trend) -> str:
     if trend.per_minute is None:
-        return "not enough samples yet"
+        return (
+            f"not enough samples yet (a rate needs {MIN_SAMPLES} probes over at least "
+            f"{duration(MIN_SPAN_S)})"
+        )
     window = duration(trend.span_s)
     if trend.direction == "steady":
         return f"steady over the last {window}"
-    return f"{trend.direction}, {trend.per_minute:+.1f}/min over the last {window}"
+    return f"{trend.direction}, {rate(trend.per_minute)} over the last {window}"
 
 
 def limit_phrase(usage: Usage, trend: Trend) -> str:
@@ -212,7 +230,7 @@ def warning(view: WarningView) -> Notice:
     facts = [
         ("Trend", trend_phrase(trend)),
         ("Time to limit", limit_phrase(u, trend)),
-        ("Peak", f"{view.peak}/{u.limit}"),
+        ("Peak", peak_text(view.peak, view.peak_limit or u.limit)),
     ]
     if view.now is not None:
         clock = time.strftime("%H:%M UTC", time.gmtime(view.since))
@@ -263,6 +281,7 @@ class RecoveryView:
     peak: int
     limit: int
     usage: Usage | None
+    peak_limit: int = 0
 
 
 def _recovery_who(view: RecoveryView) -> str:
@@ -278,7 +297,7 @@ def recovered(view: RecoveryView) -> Notice:
     text = (
         f":white_check_mark: Recovered: {_recovery_who(view)} is back below its threshold "
         f"after {duration(view.now - view.since)} over the line (peak "
-        f"{view.peak}/{view.limit}); {now}."
+        f"{peak_text(view.peak, view.peak_limit or view.limit)}); {now}."
     )
     return Notice(text=text, blocks=tuple(sections(text)))
 
@@ -289,7 +308,7 @@ def resolved(view: RecoveryView) -> Notice:
     text = (
         f":white_check_mark: *Recovered* · *{escape(view.cluster)}* · "
         f"{_recovery_who(view)} was over the line for {duration(view.now - view.since)} "
-        f"from {clock}, peak {view.peak}/{view.limit}."
+        f"from {clock}, peak {peak_text(view.peak, view.peak_limit or view.limit)}."
     )
     return Notice(text=text, blocks=tuple(sections(text)))
 
@@ -343,9 +362,9 @@ def _entity_row(cluster: str, e: Evaluation) -> str:
     top = ", ".join(
         f"{h.count}×{h.application or '-'}@{h.client}/{h.state or '?'}" for h in u.holders[:2]
     )
-    usage = f"{u.current}/{u.limit}"
+    usage = f"{u.current}/{u.limit}" + (f"+{u.over}" if u.over else "")
     return (
-        f"{cluster:<16} {u.label:<32} {usage:>11} {u.share:>5.0%}  "
+        f"{cluster:<16} {u.label:<32} {usage:>11} {round(u.share * 100):>4}%  "
         f"{e.level.value.upper():<8} {ttl:<18} {top}"
     ).rstrip()
 
@@ -385,6 +404,7 @@ def check_dict(results: Sequence[ClusterResult]) -> dict[str, Any]:
                 "current": e.usage.current,
                 "limit": e.usage.limit,
                 "share": round(e.usage.share, 4),
+                "headroom": e.usage.headroom.as_dict() if e.usage.headroom else None,
                 "level": e.level.value,
                 "threshold": e.levels.threshold,
                 "critical": e.levels.critical,

@@ -63,6 +63,19 @@ def _expired(prev: AlertRecord | None, now: float, policy: Policy) -> bool:
     )
 
 
+def _share(current: int, limit: int) -> float:
+    return current / limit if limit > 0 else float(current > 0)
+
+
+def _peak(prev: AlertRecord, usage: Usage) -> tuple[int, int]:
+    """The highest share seen, with the limit it was measured against: a limit raised during
+    the incident must not turn a 5/5 peak into 5/7."""
+    peak_limit = prev.peak_limit or prev.limit
+    if _share(usage.current, usage.limit) >= _share(prev.peak, peak_limit):
+        return usage.current, usage.limit
+    return prev.peak, peak_limit
+
+
 def decide(
     prev: AlertRecord | None,
     usage: Usage,
@@ -115,21 +128,32 @@ def decide(
                 limit=usage.limit,
                 current=usage.current,
                 peak=usage.current,
+                peak_limit=usage.limit,
                 samples=samples,
             ),
         )
+    peak, peak_limit = _peak(prev, usage)
     moved = replace(
         prev,
         status=status,
         updated_at=now,
         limit=usage.limit,
         current=usage.current,
-        peak=max(prev.peak, usage.current),
+        peak=peak,
+        peak_limit=peak_limit,
         samples=samples,
     )
     if prev.status is Status.RECOVERED:
         return Step(
-            Action.REOPEN, level, replace(moved, since=now, recovered_at=None, peak=usage.current)
+            Action.REOPEN,
+            level,
+            replace(
+                moved,
+                since=now,
+                recovered_at=None,
+                peak=usage.current,
+                peak_limit=usage.limit,
+            ),
         )
     if prev.message_ts is None and prev.channel is not None:
         return Step(Action.OPEN, level, moved)  # the first post did not go out: try again

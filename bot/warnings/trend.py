@@ -17,11 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
 
+# A rate needs at least this many samples spread over at least this long: two probes a few
+# seconds apart (a restart, a manual check) say nothing about where an entity is heading.
 MIN_SAMPLES = 3
+MIN_SPAN_S = 60.0
 RECENT = 4  # samples in the short window that catches a turn
 # A leak is called out only for a climb of idle sessions that is steady (most steps up or flat),
-# sizeable, and that makes up most of the entity's growth.
+# sizeable, that makes up most of the entity's growth, and that lasted long enough.
 LEAK_MIN_SAMPLES = 4
+LEAK_MIN_SPAN_S = 180.0
 LEAK_MIN_RISE = 3
 LEAK_STEADY_SHARE = 0.75
 LEAK_SHARE_OF_GROWTH = 0.7
@@ -75,12 +79,15 @@ def trend(samples: Sequence[Sample], limit: int) -> Trend:
     if len(samples) < MIN_SAMPLES:
         return NO_TREND
     span = samples[-1].at - samples[0].at
+    if span < MIN_SPAN_S:
+        return NO_TREND
     points = [(s.at, float(s.current)) for s in samples]
     per_s = slope(points)
     if per_s is None or span <= 0:
         return NO_TREND
     recent = slope(points[-RECENT:]) if len(points) > RECENT else None
-    if recent is not None and recent * per_s < 0:
+    recent_span = samples[-1].at - samples[-RECENT].at if len(points) > RECENT else 0.0
+    if recent is not None and recent * per_s < 0 and recent_span >= MIN_SPAN_S:
         per_s, span = recent, samples[-1].at - samples[-RECENT].at
     latest = samples[-1].current
     rising = per_s * span >= 1
@@ -99,6 +106,8 @@ def trend(samples: Sequence[Sample], limit: int) -> Trend:
 
 def _leaking(samples: Sequence[Sample], idle_rise: int) -> bool:
     if len(samples) < LEAK_MIN_SAMPLES or idle_rise < LEAK_MIN_RISE:
+        return False
+    if samples[-1].at - samples[0].at < LEAK_MIN_SPAN_S:
         return False
     steps = [b.idle - a.idle for a, b in itertools.pairwise(samples)]
     steady = sum(1 for d in steps if d >= 0) >= math.ceil(LEAK_STEADY_SHARE * len(steps))

@@ -342,6 +342,7 @@ class Watcher:
                 peak=record.peak,
                 limit=record.limit,
                 usage=usage,
+                peak_limit=record.peak_limit,
             )
             self._reply(record, render.recovered(over))
             self._edit(record, render.resolved(over))
@@ -360,6 +361,7 @@ class Watcher:
             since=record.since,
             peak=record.peak,
             now=now,
+            peak_limit=record.peak_limit,
         )
         message = render.warning(view)
         mark = render.fingerprint(view)

@@ -148,11 +148,17 @@ def _pooler(kind: str) -> Scenario:
     return build
 
 
+def _server_near(n: Names) -> tuple[Sequence[Signal], Snapshot | None]:
+    rows = sessions(16, role=n.role, database=n.database, application=n.application)
+    return [], snapshot(rows, max_connections=23, oldest_listed=50)
+
+
 SCENARIOS: dict[str, Scenario] = {
     **{f"pooler-{k}": _pooler(k) for k in ("login", "limit", "state", "waiting", "full")},
     "leak-pg16": lambda n: _leak(n, 160002),
     "leak-pg13": lambda n: _leak(n, 130012),
     "server-full": _server_full,
+    "server-near": _server_near,
     "limits-with-room": _limits_with_room,
     **{f"paste-{k.value}": _paste_only(k) for k in SignalKind},
     **{f"live-{k.value}": _live_signal(k) for k in SignalKind},

@@ -113,9 +113,11 @@ def test_server_logins_fail_when_postgres_has_no_slot_for_the_pools_role():
     assert warning.severity == Severity.WARNING
     assert critical.severity == Severity.CRITICAL
     assert any(
-        "every slot for ordinary roles is taken (17 of max_connections 20 in use, 3 reserved)" in e
+        "every slot for ordinary roles is taken (16/16 usable, 3 reserved)" in e
         for e in critical.evidence
     ), critical.evidence
+    assert critical.title.endswith("PostgreSQL is full")
+    assert "(no client waiting now)" in warning.title
     assert critical.playbook is not None
     # The server's own finding comes first: that is where the fix is.
     assert _codes(_report(waiting, full))[0] == FindingCode.RESERVED_SLOTS
@@ -126,6 +128,15 @@ def test_a_role_at_its_limit_fails_the_pools_logins_and_names_the_role():
     bouncer = pooler_snapshot([pool(cl_active=12, cl_waiting=2, sv_active=10, maxwait_s=1)])
     finding = _only(_report(bouncer, at_limit), FindingCode.POOLER_SERVER_LOGIN)
     assert any("role app_user is at its CONNECTION LIMIT (10/10)" in e for e in finding.evidence)
+    # Only the role is full: PostgreSQL itself is not, and the finding does not say it is.
+    assert "PostgreSQL is full" not in finding.title
+    assert finding.title.endswith("role app_user is at its CONNECTION LIMIT")
+    assert finding.playbook is not None and "PostgreSQL is full" not in finding.playbook.title
+    quiet = pooler_snapshot([pool(cl_active=2, sv_active=1)])
+    idle = _only(_report(quiet, at_limit), FindingCode.POOLER_SERVER_LOGIN)
+    assert idle.severity == Severity.WARNING
+    assert "(no client waiting now)" in idle.title
+    assert any("PostgreSQL would refuse new server connections" in e for e in idle.evidence)
 
 
 def test_a_superuser_pool_role_is_not_blocked_by_the_reserve():
@@ -258,3 +269,29 @@ def test_every_finding_knows_the_pooler_numbers():
     )
     assert "at most pool_size 10 per pool fits" in prevent
     assert "max_user_connections = 20 for app_user" in prevent
+
+
+def test_replicas_behind_pgbouncer_are_estimated_from_its_clients():
+    from tests.factories import pooler_client
+
+    at_limit = snapshot(
+        sessions(10, role="app_user", state="active", client="10.0.9.9"),
+        role_limits={"app_user": 10},
+    )
+    clients = [pooler_client(addr=a) for a in ("10.0.3.4", "10.0.3.5", "10.0.3.5", "10.0.3.6")]
+    bouncer = pooler_snapshot(
+        [pool(cl_active=4, sv_active=10, maxwait_s=0)], clients=clients, used_clients=5
+    )
+    role = _only(_report(bouncer, at_limit), FindingCode.ROLE_LIMIT)
+    assert role.playbook is not None
+    prevent = " ".join(role.playbook.prevent)
+    assert "its clients there come from 3 hosts (an estimate of the application's replicas" in (
+        " ".join(prevent.split())
+    )
+    assert "4 replicas" not in prevent
+    # No client of its pools now: the count is said to be unknown.
+    quiet = _only(_report(pooler_snapshot([pool(sv_active=10)]), at_limit), FindingCode.ROLE_LIMIT)
+    assert quiet.playbook is not None
+    assert "how many replicas connect to PgBouncer is unknown now" in " ".join(
+        " ".join(quiet.playbook.prevent).split()
+    )

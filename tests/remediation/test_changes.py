@@ -45,7 +45,8 @@ def test_raise_a_role_limit_and_the_role_connects_again(leak: Leak, rig: Rig) ->
         == 5
     )
     assert leak.can_connect()
-    assert f'role "{leak.role}": 3 of 5 connection(s) in use, 2 free' in done.result.headroom
+    assert f'role "{leak.role}": 3 of 5 used (60%), 2 free' in done.result.headroom
+    assert done.result.outcome_label == "Changed"  # a raised limit frees nothing
 
 
 def test_a_limit_changed_meanwhile_is_left_alone(leak: Leak, rig: Rig) -> None:

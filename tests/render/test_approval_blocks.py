@@ -98,18 +98,25 @@ def test_request_message_fits_and_escapes(n: int) -> None:
     assert "&lt;!channel&gt;" in shown
     [actions] = [b for b in message.blocks if b["type"] == "actions"]
     values = {e["action_id"]: e["value"] for e in actions["elements"]}
-    assert values == {ab.APPROVE_ACTION: "abc123", ab.REJECT_ACTION: "abc123"}
+    assert values == {
+        ab.APPROVE_ACTION: "abc123",
+        ab.REJECT_ACTION: "abc123",
+        ab.SHOW_SQL_ACTION: "abc123",
+    }
+    # Approve and Reject come before the statement; Reject is not styled as destructive.
+    assert message.blocks.index(actions) < len(message.blocks) - 2
+    approve, reject, _ = actions["elements"]
+    assert "style" not in reject
+    assert approve["confirm"]["text"]["text"].startswith("Terminate ")
     assert "<@UDBA> or members of <!subteam^SONCALL> (never the requester)" in shown
-    assert "pid 1000" in shown
-    if n == 400:
-        assert "cut here" in shown
-    else:
-        assert f"pid {1000 + n - 1}" in shown
+    # The targets grouped; the plain statement names every pid.
+    assert f"{'1 session' if n == 1 else f'{n} sessions'}" in shown
+    assert "(1000" in shown and f"{1000 + n - 1}" in shown
 
 
 def test_a_statement_with_fences_is_shown_as_preformatted_text() -> None:
-    req, proposal = _request(1, 'ALTER ROLE "```x```" CONNECTION LIMIT 5')
-    message = ab.request_message(req, proposal, _policy())
+    req, _ = _request(1, 'ALTER ROLE "```x```" CONNECTION LIMIT 5')
+    message = ab.guarded_sql_message(req)
     pre = [b for b in message.blocks if b["type"] == "rich_text"]
     assert pre
     assert pre[0]["elements"][0]["elements"][0]["text"] == req.statement

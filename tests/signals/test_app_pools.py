@@ -65,6 +65,17 @@ CASES = [
         "pg-pool",
         "pg-pool",
     ),
+    # typeorm/typeorm src/driver/postgres/PostgresDriver.ts pools with node-postgres' Pool, so
+    # its acquire timeout is pg-pool's, under TypeORM's frames.
+    (
+        "typeorm",
+        "Error: timeout exceeded when trying to connect\n    at Timeout._onTimeout "
+        "(/app/node_modules/pg-pool/index.js:188:27)\n    at PostgresDriver."
+        "obtainMasterConnection (/app/node_modules/typeorm/driver/postgres/PostgresDriver.js:"
+        "1189:28)",
+        "pg-pool",
+        "pg-pool",
+    ),
     # knex/knex lib/client.js acquireConnection: KnexTimeoutError.
     (
         "knex",

@@ -115,3 +115,9 @@ def test_pooler_messages_name_their_pooler() -> None:
             assert m.pooler == m.producer, m.text
         else:
             assert m.pooler is None, m.text
+
+
+def test_every_matcher_compiles() -> None:
+    # Matchers compile on first use; every one of them must compile.
+    for mt in MATCHERS:
+        assert mt.match("", 0) is None or mt.message.text == ""

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.playbooks import load_playbooks
 from bot.signals import SignalKind, scan
+from bot.triage import triage
 
 from . import shapes
 
@@ -200,3 +202,35 @@ def test_pgpool_capital_sorry_without_a_report_cannot_be_told_apart() -> None:
 
 def test_rds_proxy_for_mysql_is_not_a_postgres_signal() -> None:
     assert scan("Error 9501: Timed-out waiting to acquire database connection") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        pytest.param(CASES[1][1], "Supavisor refused the client", id="supavisor"),
+        pytest.param(CASES[8][1], "num_init_children × max_pool", id="pgpool"),
+        pytest.param(CASES[13][1], "Odyssey waited pool_timeout", id="odyssey"),
+        pytest.param(CASES[17][1], "ConnectionBorrowTimeout expired", id="rds proxy"),
+        pytest.param(CASES[10][1], "checkout timed out", id="pgdog"),
+    ],
+)
+def test_playbook_speaks_of_the_pooler_that_refused(text: str, words: str) -> None:
+    report = triage(scan(text), None, cluster=None, playbooks=load_playbooks())
+    (finding,) = report.findings
+    assert finding.playbook is not None
+    assert words in finding.playbook.now[0]
+    assert "PgBouncer" not in finding.playbook.title
+    assert not any("PgBouncer queued" in s or "PgBouncer's own" in s for s in finding.playbook.now)
+
+
+def test_pgbouncer_playbook_is_unchanged_for_pgbouncer() -> None:
+    report = triage(
+        scan(shapes.libpq14("no more connections allowed (max_client_conn)")),
+        None,
+        cluster=None,
+        playbooks=load_playbooks(),
+    )
+    (finding,) = report.findings
+    assert finding.playbook is not None
+    assert finding.playbook.title == "PgBouncer is refusing clients (max_client_conn)"
+    assert finding.playbook.now[0].startswith("PgBouncer's own client limit was hit")

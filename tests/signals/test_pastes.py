@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot.signals import SignalKind, scan
+from bot.signals import SignalKind, scan, scan_stream
 
 from . import shapes
 
@@ -191,3 +191,13 @@ def test_separate_chained_traces_still_count_each() -> None:
 def test_repeats_without_a_chain_count_each() -> None:
     (s,) = scan("\n".join((shapes.psycopg2(MAX),) * 3))
     assert s.count == 3
+
+
+def test_chained_counting_is_the_same_when_streamed_in_small_chunks() -> None:
+    text = (
+        "\n".join((PY_CHAINED, "", JAVA_CHAINED, "filler line\n" * 3000, PY_CHAINED)) * 3
+    ).encode()
+    chunks = [text[i : i + 4093] for i in range(0, len(text), 4093)]
+    assert scan_stream(chunks) == scan(text)
+    (s,) = scan(text)
+    assert s.count == 9

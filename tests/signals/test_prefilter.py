@@ -20,17 +20,16 @@ AVAILABLE = [
     b
     for b in prefilter.BACKENDS
     if b == "re" or importlib.util.find_spec("hyperscan" if b == "hyperscan" else b) is not None
-]
+] + ["literal"]
 
 
 @pytest.fixture
 def forced_re() -> Iterator[None]:
-    before = prefilter.active()
     prefilter.use("re")
     try:
         yield
     finally:
-        prefilter.use(before.name)
+        prefilter.use(None)  # back to the default: the fastest backend, literal for pastes
 
 
 def reference_lines(data: bytes) -> list[tuple[int, int, frozenset[int]]]:
@@ -144,3 +143,15 @@ def test_late_matches_are_merged_into_their_lines() -> None:
         (first.start, first.end, prefilter.NEEDLE_IDS[j]),
         (second.start, second.end, prefilter.NEEDLE_IDS[k]),
     ]
+
+
+def test_small_pastes_use_the_literal_backend_unless_one_is_forced() -> None:
+    prefilter.use(None)
+    assert prefilter.for_size(prefilter.SMALL_BYTES).name == "literal"
+    assert prefilter.for_size(prefilter.SMALL_BYTES + 1).name != "literal"
+    prefilter.use("re")
+    try:
+        assert prefilter.for_size(10).name == "re"
+    finally:
+        prefilter.use(None)
+    assert prefilter.for_size(10).name == "literal"

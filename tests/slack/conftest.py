@@ -85,7 +85,11 @@ def start_bot(fake: FakeSlack) -> Iterator[StartBot]:
     started: list[Bot] = []
 
     def start(
-        clusters: dict[str, Any], *, tuning: Tuning | None = None, max_file_bytes: int | None = None
+        clusters: dict[str, Any],
+        *,
+        tuning: Tuning | None = None,
+        max_file_bytes: int | None = None,
+        top: dict[str, Any] | None = None,
     ) -> Bot:
         slack: dict[str, Any] = {
             "bot_token": BOT_TOKEN,
@@ -94,7 +98,7 @@ def start_bot(fake: FakeSlack) -> Iterator[StartBot]:
         }
         if max_file_bytes is not None:
             slack["max_file_bytes"] = max_file_bytes
-        config = parse({"clusters": clusters, "slack": slack}, env={})
+        config = parse({"clusters": clusters, "slack": slack, **(top or {})}, env={})
         app, ctx = build_app(config, playbooks(), tuning or Tuning(workers=1, job_threads=1))
         server = BoltHTTPServer(app, "127.0.0.1", 0).start()
         bot = Bot(fake, SlackSender(f"http://127.0.0.1:{server.port}{EVENTS_PATH}"), ctx, server)
@@ -131,11 +135,14 @@ def incident(cluster: ThrowawayCluster, holder: pg.Holder) -> Incident:
 
 
 def buttons(call: Call) -> list[dict[str, Any]]:
+    """A message's buttons: section accessories and those of actions blocks."""
     found = []
     for block in call.blocks:
         accessory = block.get("accessory")
         if isinstance(accessory, dict) and accessory.get("type") == "button":
             found.append(accessory)
+        if block.get("type") == "actions":
+            found.extend(e for e in block["elements"] if e.get("type") == "button")
     return found
 
 

@@ -129,6 +129,11 @@ class FakeSlack:
             "chat.postMessage": {"channel": channel, "ts": ts, "message": {"text": "…"}},
             "chat.update": {"channel": channel, "ts": body.get("ts")},
             "chat.postEphemeral": {"message_ts": ts},
+            "chat.getPermalink": {
+                "channel": channel,
+                "permalink": f"https://fake.slack.test/archives/{channel}/p"
+                + str(body.get("message_ts", "")).replace(".", ""),
+            },
             "conversations.info": {
                 "channel": {"id": channel, "name": self.channel_names.get(str(channel), "general")}
             },

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from bot.slack.context import Tuning
 from tests.slack.conftest import DOWN_DSN, MONITOR_PASSWORD, Incident, StartBot
 from tests.slack.fake import BOT_TOKEN, SIGNING_SECRET
 
@@ -25,7 +26,9 @@ def test_no_secret_in_anything_posted_or_logged(
                 "dsn": incident.monitor_dsn.replace(MONITOR_PASSWORD, "Wrong-Pw-5531"),
                 "channels": ["CWRONG"],
             },
-        }
+        },
+        # Every report in full: the paste below comes seconds after `/pgconn prod`.
+        tuning=Tuning(workers=1, repeat_window_s=0),
     )
     assert MONITOR_PASSWORD in bot.config.secrets()
     response_url = bot.fake.response_url("list")

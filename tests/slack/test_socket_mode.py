@@ -211,7 +211,8 @@ def test_a_fix_approved_over_the_socket_runs_once(
             if c.body.get("thread_ts") == thread and "Fix ran on" in c.shown()
         ]
     )
-    assert f"2 of {new_limit} connection(s) in use" in result.shown()
+    assert f"2 of {new_limit} used" in result.shown()
+    assert "*Changed:*" in result.shown()  # a raised limit frees nothing
     with pg.admin(incident.cluster) as conn:
         assert conn.execute(
             "SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", [incident.role]

@@ -208,3 +208,17 @@ def test_expire_is_a_compare_and_set_after_the_deadline(store):
     store.create_approval(_request("taken", expires_at=1100.0))
     assert store.transition("taken", P, ApprovalStatus.APPROVED, now=1000.0, actor="U2")
     assert not store.expire("taken", now=1200.0)  # approved first: it stays approved
+
+
+def test_an_incident_is_claimed_once_within_its_window(store):
+    """A second report of a cluster within the window links the first; after it, or forced,
+    it takes over; only the report that holds the row updates it."""
+    assert store.claim_incident("prod", {"card_ts": None}, now=100.0, stale_before=-1.0)
+    assert not store.claim_incident("prod", {"card_ts": "x"}, now=130.0, stale_before=100.0 - 1)
+    assert store.get_incident("prod") == (100.0, {"card_ts": None})
+    assert store.update_incident("prod", 100.0, {"card_ts": "1.2"})
+    assert store.get_incident("prod") == (100.0, {"card_ts": "1.2"})
+    assert store.claim_incident("prod", {"card_ts": None}, now=500.0, stale_before=200.0)
+    assert not store.update_incident("prod", 100.0, {"card_ts": "old"})  # no longer its row
+    assert store.get_incident("prod") == (500.0, {"card_ts": None})
+    assert store.get_incident("other") is None

@@ -51,7 +51,8 @@ def test_role_with_room_has_no_finding() -> None:
     report = run(snapshot(sessions(10, state="active"), role_limits={"app_user": 20}))
     assert report.findings == ()
     assert report.headline.startswith("Nothing is near a connection limit on prod")
-    assert "11 of 97" in report.headline  # 10 sessions + pgconn's own, of 100 - 3 reserved
+    # 10 sessions of 100 - 3 reserved - 1 held by pgconn's own session.
+    assert "10 of 96 server slots used (10%), 86 free" in report.headline
 
 
 def test_superuser_role_limit_does_not_apply() -> None:
@@ -97,31 +98,42 @@ def test_database_at_limit() -> None:
 
 
 def test_only_reserved_slots_left() -> None:
-    # 16 sessions + pgconn = 17 = 20 - 3 superuser_reserved_connections.
+    # 16 sessions + pgconn = 17 = 20 - 3 superuser_reserved_connections: pgconn holds the
+    # 17th ordinary slot, so 16 are usable by others and all 16 are used.
     report = run(snapshot(sessions(16, state="active"), max_connections=20))
     (f,) = report.findings
-    assert (f.code, f.severity, f.current, f.limit) == ("reserved_slots", Severity.CRITICAL, 17, 17)
-    assert any("17 of max_connections 20" in e for e in f.evidence)
-    assert any("0 left" in e for e in f.evidence)
+    assert (f.code, f.severity, f.current, f.limit) == ("reserved_slots", Severity.CRITICAL, 16, 16)
+    assert any("max_connections 20 = 17 taken" in e for e in f.evidence)
+    assert any("16 of 16 used (100%), 0 free" in e for e in f.evidence)
 
 
 def test_reserved_connections_count_on_pg16() -> None:
     snap = snapshot(sessions(21, state="active"), max_connections=30, reserved_connections=5)
     (f,) = run(snap).findings
     assert f.code == "reserved_slots"
-    assert f.limit == 22  # 30 - 3 - 5
+    assert f.limit == 21  # 30 - 3 - 5, less the slot pgconn's own session holds
     assert any("- 5 reserved_connections" in e for e in f.evidence)
 
 
 def test_every_slot_taken_is_max_connections() -> None:
+    # 19 + pgconn = 20: every slot taken; 17 ordinary ones, so pgconn sits in a reserved one.
     (f,) = run(snapshot(sessions(19, state="active"), max_connections=20)).findings
-    assert (f.code, f.current, f.limit) == ("max_connections", 20, 20)
+    assert (f.code, f.current, f.limit) == ("max_connections", 17, 17)
+    assert f.headroom is not None and (f.headroom.over, f.headroom.own_reserved) == (2, 1)
 
 
-def test_near_full_without_reserve_is_named_max_connections() -> None:
-    snap = snapshot(sessions(85, state="active"), superuser_reserved_connections=0)
-    (f,) = run(snap).findings
-    assert (f.code, f.severity) == ("max_connections", Severity.WARNING)
+def test_near_full_is_not_the_reserved_slots_situation() -> None:
+    # 17 of 20 with 3 reserved: ordinary roles still connect, so no "everyone is refused".
+    for reserve in (0, 3):
+        snap = snapshot(
+            sessions(16, state="active"),
+            max_connections=20 + reserve,
+            superuser_reserved_connections=reserve,
+        )
+        (f,) = run(snap).findings
+        assert (f.code, f.severity) == ("server_near_full", Severity.WARNING)
+        assert f.playbook is not None
+        assert "refused" not in " ".join(f.playbook.now).replace("Nobody is refused", "")
 
 
 def test_monitoring_role_without_reserved_access_is_pointed_out() -> None:
@@ -143,7 +155,9 @@ def test_ranking_by_severity_then_fullness() -> None:
         ("full_small", Severity.CRITICAL),
         ("near", Severity.WARNING),
     ]
-    assert report.headline.startswith("Role full_big is over its connection limit (40/39)")
+    assert report.headline.startswith(
+        "Role full_big is over its connection limit (39/39, 1 more beyond it)"
+    )
 
 
 def test_focus_role_keeps_only_that_role() -> None:
@@ -160,7 +174,7 @@ def test_focus_role_with_room_says_so() -> None:
     snap = snapshot(sessions(3, role="a", state="active"), role_limits={"a": 20})
     report = run(snap, focus_role="a")
     assert report.findings == ()
-    assert "Role a has room on prod: 3/20" in report.headline
+    assert "Role a has room on prod: 3 of 20 used (15%), 17 free" in report.headline
 
 
 def test_focus_role_narrows_server_evidence() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.render.text import render_text
+from bot.signals import scan
 from bot.signals.model import SignalKind
 from bot.triage import Severity, triage
 from bot.triage.model import Finding, Report
@@ -92,8 +94,8 @@ def test_contradicted_server_signal_shows_current_usage() -> None:
     snap = snapshot(sessions(40, state="active"))
     report = run([signal("max_connections", sqlstate="53300")], snap)
     f = only(report, "not_confirmed")
-    assert (f.current, f.limit) == (41, 97)
-    assert "the server out of connections, but it is at 41/97 now" in report.headline
+    assert (f.current, f.limit) == (40, 96)  # 97 ordinary slots, one held by pgconn
+    assert "the server out of connections, but it is at 40/96 now" in report.headline
 
 
 def test_server_signal_attaches_to_live_server_finding() -> None:
@@ -119,7 +121,7 @@ def test_no_live_data_gives_playbook_with_placeholders() -> None:
     assert not re.search(r"<[a-z ]+>", sql)  # no placeholder reaches SQL
     assert any("<new role limit>" in w for w in f.playbook.withheld)
     assert report.notes[0] == "cluster prod is unreachable: connection refused"
-    assert any("placeholders" in n for n in report.notes)
+    assert any("withheld" in n for n in report.notes)
 
 
 def test_no_live_data_without_role_name_keeps_explicit_placeholder() -> None:
@@ -144,8 +146,8 @@ def test_pooler_limit_with_database_headroom_says_the_database_is_fine() -> None
     assert "max_client_conn" in f.title
     assert "headroom" in report.headline
     text = " ".join(f.evidence)
-    assert "92 of 97 ordinary slots free" in text
-    assert "Role app_user holds 4 of its 20" in text
+    assert "Server slots for ordinary roles: 4 of 96 used (4%), 92 free" in text
+    assert "Role app_user, CONNECTION LIMIT 20: 4 of 20 used (20%), 16 free" in text
     assert "not in PostgreSQL" in text
 
 
@@ -153,8 +155,22 @@ def test_pooler_wait_timeout_when_postgres_is_full_too() -> None:
     snap = snapshot(sessions(16, state="active"), max_connections=20)
     report = run([signal("pooler_wait_timeout", detail="query_wait_timeout")], snap)
     f = only(report, "pooler_wait_timeout")
-    assert any("PostgreSQL is short of slots too" in e for e in f.evidence)
+    assert any("this timeout is its consequence" in e for e in f.evidence)
+    assert "consequence" in f.title
     assert report.findings[0].code == "reserved_slots"  # the limit ranks before the pooler
+
+
+def test_app_pool_timeout_beside_a_refusing_role_is_its_consequence() -> None:
+    # The server has room, but the application's role is refused: the pool timeout follows
+    # from that refusal; "the database is fine" would contradict the finding above it.
+    snap = snapshot(sessions(10, state="idle", age_s=5), role_limits={"app_user": 10})
+    report = run([signal("app_pool_timeout", detail="SQLAlchemy QueuePool")], snap)
+    f = only(report, "app_pool_timeout")
+    text = " ".join(f.evidence)
+    assert "the database is fine" not in text
+    assert "refusing new connections right now (Role app_user is at its connection limit" in text
+    assert report.findings[0].code == "role_limit"
+    assert "headroom" not in report.headline
 
 
 def test_app_pool_timeout_detail_and_headroom() -> None:
@@ -215,3 +231,82 @@ def test_empty_input() -> None:
     report = run([])
     assert report.findings == ()
     assert "no live data" in report.headline
+
+
+def test_pgconns_own_refused_login_is_not_added_to_the_paste_count() -> None:
+    pasted = signal("role_limit", role="app_user", count=1, source="stdin", excerpt="FATAL: x")
+    own = signal("role_limit", role="app_user", count=1, source="pgconn-connect", excerpt="x")
+    report = run([pasted, own])
+    f = only(report, "role_limit")
+    assert "1× in the paste" in report.headline
+    assert "2×" not in report.headline + " ".join(f.evidence)
+    assert any(
+        "shows this once" in e and "pgconn's own connection was refused the same way" in e
+        for e in f.evidence
+    )
+    # Only pgconn's own refusal: said so, with no count "in the paste".
+    alone = run([own])
+    assert "pgconn's own login was refused" in alone.headline
+    assert "in the paste" not in alone.headline
+
+
+def test_a_pasted_role_that_does_not_exist_here_says_so() -> None:
+    snap = snapshot(sessions(3, state="active"), role_limits={"app_user": 20})
+    report = run([signal("role_limit", role="ghost")], snap)
+    f = only(report, "not_confirmed")
+    assert "role ghost does not exist on prod" in f.title
+    assert "wrong cluster?" in report.headline
+    assert not any("has no CONNECTION LIMIT" in e for e in f.evidence)
+    assert "holds 0 connection" not in report.headline + f.title
+
+
+def test_the_headline_is_the_widest_refusal_and_the_paste_is_answered_first() -> None:
+    # A pasted database refusal beside an unrelated full role: the database heads the report.
+    snap = snapshot(
+        sessions(10, role="batch", database="etl", state="active")
+        + sessions(5, role="app_user", database="analytics", state="active"),
+        role_limits={"batch": 10},
+        database_limits={"analytics": 5},
+    )
+    report = run([signal("database_limit", database="analytics")], snap)
+    assert [f.code for f in report.findings[:2]] == ["database_limit", "role_limit"]
+    assert report.headline.startswith("Database analytics is at its connection limit")
+    # The server refusing everyone comes before both.
+    full = snapshot(
+        sessions(10, role="batch", state="active")
+        + sessions(5, role="app_user", database="analytics", state="active")
+        + sessions(2, role="other", state="active"),
+        role_limits={"batch": 10},
+        database_limits={"analytics": 5},
+        max_connections=21,
+    )
+    report = run([signal("database_limit", database="analytics")], full)
+    assert report.findings[0].code == "reserved_slots"
+    # Two full roles: the pasted one first.
+    two = snapshot(
+        sessions(10, role="a_role", state="active") + sessions(10, role="b_role", state="active"),
+        role_limits={"a_role": 10, "b_role": 10},
+    )
+    report = run([signal("role_limit", role="b_role")], two)
+    assert report.findings[0].role == "b_role"
+
+
+def test_a_pooler_other_than_pgbouncer_is_named_and_gets_its_own_advice() -> None:
+
+    (sig,) = scan("FATAL:  Max client connections reached (EMAXCONNCLIENT)\n")
+    assert sig.pooler == "supavisor"
+    report = run([sig])
+    (f,) = report.findings
+    assert f.title.startswith("Supavisor refused new clients")
+    text = render_text(report)
+    assert "pool_size" in text
+    assert "PgBouncer's admin console" not in text and "PgBouncer refused" not in text
+
+
+def test_a_pgbouncer_refusal_keeps_pgbouncers_advice() -> None:
+
+    (sig,) = scan("FATAL: no more connections allowed (max_client_conn)\n")
+    report = run([sig])
+    (f,) = report.findings
+    assert f.title.startswith("PgBouncer refused new clients")
+    assert "PgBouncer's admin console" in " ".join(render_text(report).split())

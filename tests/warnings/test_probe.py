@@ -54,9 +54,15 @@ def test_one_statement_per_probe_on_a_kept_connection(cluster, holder):
     assert usage.holders[0].state == "idle in transaction"
     server = second.usage(EntityKind.SERVER)
     assert server is not None
-    assert server.limit == second.limits.max_connections - second.limits.superuser_reserved - (
-        second.limits.reserved or 0
+    ordinary = (
+        second.limits.max_connections
+        - second.limits.superuser_reserved
+        - (second.limits.reserved or 0)
     )
+    # The probe's own session holds one ordinary slot and is not counted as used.
+    assert server.headroom is not None and server.headroom.own == 1
+    assert server.limit == ordinary - 1
+    assert server.current + (server.headroom.free or 0) == server.limit
 
 
 def test_a_dead_kept_connection_is_opened_again(cluster):

@@ -54,7 +54,7 @@ def test_warning_says_who_how_much_trend_time_to_limit_holders_and_triage():
     shown = notice.text + json.dumps(notice.blocks, ensure_ascii=False)
     assert "role *app_user* is at *17/20 (85%)*" in shown
     assert "Warning" in notice.text
-    assert "rising, +1.0/min over the last 4 min" in shown
+    assert "rising, +1/min over the last 4 min" in shown
     assert "at this rate, app_user is full in ~3 min" in shown
     assert "14 min (since" in shown
     assert "12 × `checkout` from 10.0.0.5, idle" in shown

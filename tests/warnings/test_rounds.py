@@ -91,18 +91,19 @@ def test_database_limit_warns_and_recovers(cluster, holder, world):
 
 @pytest.mark.parametrize("major", pg.MAJORS)
 def test_server_limit_warns_and_recovers(major, world):
-    # 10 slots, 3 for superusers: 7 for everyone else, the probe's own connection included.
+    # 10 slots, 3 for superusers: 7 for everyone else, one of them the probe's own
+    # connection, which is never counted as used: 6 usable.
     server = pg.start(major, {"max_connections": "10"})
     try:
         user = pg.unique("api")
         password = pg.create_role(server, user)
         w = world({"small": server.dsn()})
         with pg.holding(server) as held:
-            for _ in range(6):  # 2/7 ... 7/7 with the probe
+            for _ in range(6):  # 1/6 ... 6/6
                 held.open(1, user, password, app="api")
                 w.round()
             [warning] = w.sent.top("the server")
-            assert warning.text.startswith("Warning: small server at 6/7 (86%)")
+            assert warning.text.startswith("Warning: small server at 5/6 (83%)")
             assert "of the slots ordinary roles may use" in warning.shown()
             assert "the server is full now" in w.sent.updates(warning.ts)[-1].shown()
             # Full for ordinary roles; the kept probe connection still sees it.

@@ -204,3 +204,41 @@ def test_record_round_trips_through_the_store_shape():
     assert from_state(to_state(rec)) == rec
     assert from_state(replace(to_state(rec), level="someone-elses")) is None
     assert rec.level is Level.CRITICAL
+
+
+def test_the_peak_keeps_the_limit_it_was_measured_on():
+    """5/5 is the peak; the limit raised to 7 afterwards must not turn it into 5/7."""
+    from bot.warnings import render
+
+    prev = None
+    seen = []
+    for now, usage in enumerate([role(4, 5), role(5, 5), role(5, 7), role(3, 7)]):
+        step = decide(
+            prev,
+            usage,
+            L,
+            (Sample(T0 + now, usage.current, 0),),
+            cluster="prod",
+            channel="C1",
+            now=T0 + now * 60,
+            policy=P,
+        )
+        prev = replace(step.record, message_ts="1.0") if step.record else prev
+        seen.append(step.action)
+    assert seen[-1] is Action.RECOVER
+    assert prev is not None and (prev.peak, prev.peak_limit, prev.limit) == (5, 5, 7)
+    assert from_state(to_state(prev)) == prev  # stored with the record
+    view = render.RecoveryView(
+        cluster="prod",
+        kind=EntityKind.ROLE,
+        entity="app",
+        since=prev.since,
+        now=T0 + 600,
+        peak=prev.peak,
+        limit=prev.limit,
+        usage=role(3, 7),
+        peak_limit=prev.peak_limit,
+    )
+    for notice in (render.recovered(view), render.resolved(view)):
+        assert "peak 5/5 (100%)" in notice.text
+        assert "5/7" not in notice.text

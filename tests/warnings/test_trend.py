@@ -104,3 +104,20 @@ def test_a_turn_shows_at_once():
     assert t.per_minute == pytest.approx(-1.0)
     # A pause in a climb is not a turn.
     assert trend(climb([5, 6, 7, 8, 8, 8, 9]), limit=10).direction == "rising"
+
+
+def test_no_rate_and_no_leak_from_samples_seconds_apart():
+    """Three probes in 19 s (a restart, a manual check) give no rate and no leak call."""
+    from bot.warnings.render import trend_phrase
+
+    quick = climb([3, 7, 11], idle=[0, 4, 8], step_s=9.5)
+    t = trend(quick, limit=30)
+    assert (t.per_minute, t.seconds_to_limit, t.leak) == (None, None, False)
+    assert trend_phrase(t) == "not enough samples yet (a rate needs 3 probes over at least 1 min)"
+    # A steady idle climb, but over 90 s: a rate, and still no leak call (it needs 3 min).
+    short = climb([3, 5, 7, 9], idle=[0, 2, 4, 6], step_s=30)
+    t = trend(short, limit=30)
+    assert t.per_minute == pytest.approx(4.0)
+    assert not t.leak
+    assert trend_phrase(t) == "rising, +4/min over the last 1 min"
+    assert trend(climb([3, 5, 7, 9], idle=[0, 2, 4, 6], step_s=60), limit=30).leak

@@ -56,7 +56,7 @@ def triage_from_warning(ctx: Context, body: dict[str, Any], reply: replies.Reply
         return
     thread_ts = str(body["container"]["message_ts"])
     report = replies.report_for(ctx, cluster, str(role) if role else None)
-    ctx.poster.report(channel, report, thread_ts)
+    replies.deliver(ctx, channel, report, thread_ts, reply=reply)
 
 
 def register(app: App, ctx: Context) -> None:

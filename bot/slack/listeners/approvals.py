@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import threading
+import time
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -29,8 +30,11 @@ from bot.remediation import (
     proposal_of,
 )
 from bot.remediation.model import ExecutionResult
+from bot.remediation.text import when
 from bot.render import approval_blocks as blocks
-from bot.render.blocks import ACTION_PREFIX, escape, notice
+from bot.render.answer import fullness_now
+from bot.render.blocks import ACTION_PREFIX, closed_card, escape, notice
+from bot.slack import replies
 from bot.slack.context import Context
 from bot.slack.post import PostError, ephemeral_reply
 from bot.slack.replies import Reply
@@ -209,7 +213,44 @@ class Approvals:
             message = blocks.failed_message(req, proposal, decision.message, self.ctx.secrets)
         else:
             return
-        self.ctx.poster.post_quietly(req.channel, message, req.thread_ts)
+        try:
+            ts = self.ctx.poster.post(req.channel, message, req.thread_ts)
+        except PostError:
+            return  # logged by the poster
+        if decision.outcome is Outcome.DONE:
+            self._close_card(req, blocks.action_text(proposal), ts)
+
+    def _close_card(self, req: ApprovalRequest, what: str, result_ts: str) -> None:
+        """The fix ran: edit the incident's card (✅ with before → after) and link the result.
+        Only the card of the thread the fix was requested in; a newer report has its own."""
+        held = self.ctx.incidents.get(req.cluster)
+        before = held.fullness() if held else None
+        if held is None or before is None or held.thread_ts != req.thread_ts:
+            return
+        if not (held.channel and held.card_ts):
+            return
+        report = replies.report_for(self.ctx, req.cluster)
+        after = fullness_now(before.kind, before.name, report.snapshot) if report.snapshot else None
+        if after is None:
+            return
+        link = replies.permalink(self.ctx, req.channel or held.channel, result_ts)
+        how = f"{what}: ran at {when(time.time())}"
+        card = closed_card(
+            req.cluster, before, after, how, link, self.ctx.secrets, approver=req.decided_by
+        )
+        with contextlib.suppress(PostError):
+            self.ctx.poster.update(held.channel, held.card_ts, card)
+        self.ctx.incidents.update(held, closed=after.has_room)
+
+    # --- "Show the SQL that runs" ---------------------------------------------------------
+
+    def show_sql(self, body: dict[str, Any], reply: Reply) -> None:
+        approval_id = str(body["actions"][0].get("value") or "")
+        req = self.remediation().get(approval_id)
+        if req is None:
+            reply(notice("This request is no longer known; diagnose again for a new one."))
+            return
+        reply(blocks.guarded_sql_message(req, self.ctx.secrets))
 
 
 def _thread_of(body: dict[str, Any]) -> str | None:
@@ -236,6 +277,12 @@ def register(app: App, ctx: Context) -> None:
         ack()
         reply = ephemeral_reply(respond, ctx.secrets)
         ctx.submit("approval", approvals.decide, body, reply, True, tell=reply)
+
+    @app.action(blocks.SHOW_SQL_ACTION)
+    def on_show_sql(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+        reply = ephemeral_reply(respond, ctx.secrets)
+        ctx.submit("show SQL", approvals.show_sql, body, reply, tell=reply)
 
     @app.action(blocks.REJECT_ACTION)
     def on_reject(ack: Ack, body: dict[str, Any], respond: Respond) -> None:

@@ -28,11 +28,12 @@ class Parsed:
     cluster: str | None = None
     role: str | None = None
     problem: str | None = None
+    fresh: bool = False
 
 
 def parse(text: str) -> Parsed:
-    """`help`, `list`, `<cluster> [role]`; a role with spaces is quoted (Slack's curly quotes
-    count as quotes)."""
+    """`help`, `list`, `<cluster> [role] [fresh]`; a role with spaces is quoted (Slack's curly
+    quotes count as quotes). `fresh` posts a full report even minutes after the last one."""
     raw = unescape(text).translate(_QUOTES).strip()
     try:
         words = shlex.split(raw)
@@ -42,9 +43,12 @@ def parse(text: str) -> Parsed:
         return Parsed("usage", problem="Which cluster?")
     if len(words) == 1 and words[0].lower() in ("help", "list"):
         return Parsed(words[0].lower())
+    fresh = len(words) > 1 and words[-1].lower() == "fresh"
+    if fresh:
+        words = words[:-1]
     if len(words) > 2:
         return Parsed("usage", problem="Too many words (quote a role name that has spaces).")
-    return Parsed("diagnose", words[0], words[1] if len(words) == 2 else None)
+    return Parsed("diagnose", words[0], words[1] if len(words) == 2 else None, fresh=fresh)
 
 
 def _names(names: list[str]) -> str:
@@ -60,7 +64,8 @@ def help_text(ctx: Context, keys: list[str]) -> str:
     return "\n".join(
         [
             "*pgconn* triages PostgreSQL connection exhaustion.",
-            f"• `{COMMAND} <cluster>`: live diagnosis: a summary here, the report in its thread",
+            f"• `{COMMAND} <cluster>`: live diagnosis: an incident card here, the report in its "
+            "thread (within minutes of the last report, a link to it; add `fresh` for a new one)",
             f"• `{COMMAND} <cluster> <role>`: the same, narrowed to one role",
             f"• `{COMMAND} list`: the clusters this channel may use, with their headroom",
             f"• `{COMMAND} help`: this help",
@@ -76,7 +81,7 @@ def check(ctx: Context, parsed: Parsed, keys: list[str]) -> str | None:
     here = _names(ctx.usable_here(keys))
     if parsed.verb == "usage":
         return (
-            f":warning: {parsed.problem} Usage: `{COMMAND} <cluster> [role]`. Clusters you "
+            f":warning: {parsed.problem} Usage: `{COMMAND} <cluster> [role] [fresh]`. Clusters you "
             f"can use here: {here}. `{COMMAND} list` shows their headroom."
         )
     if parsed.verb != "diagnose" or parsed.cluster is None:
@@ -132,6 +137,7 @@ def handle(ctx: Context, ack: Ack, command: dict[str, Any], respond: Respond) ->
             parsed.role,
             channel,
             reply,
+            parsed.fresh,
             tell=reply,
         )
 

@@ -51,3 +51,11 @@ CREATE TABLE IF NOT EXISTS seen_events (
     event_id  TEXT PRIMARY KEY,
     at        DOUBLE PRECISION NOT NULL
 )
+;
+-- The newest report of each cluster in chat (its thread, its card, what it showed), so that a
+-- repeat within minutes links that thread instead of posting a second report.
+CREATE TABLE IF NOT EXISTS incidents (
+    cluster      TEXT PRIMARY KEY,
+    reported_at  DOUBLE PRECISION NOT NULL,
+    data         TEXT NOT NULL
+)

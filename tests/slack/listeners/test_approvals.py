@@ -92,7 +92,8 @@ def _approval_buttons(call: Call) -> dict[str, str]:
     found = {}
     for block in call.blocks:
         for element in block.get("elements", []) if block.get("type") == "actions" else []:
-            found[element["action_id"]] = element["value"]
+            if element["action_id"].startswith("pgconn.approval."):
+                found[element["action_id"]] = element["value"]
     return found
 
 
@@ -151,7 +152,8 @@ def test_a_report_button_through_refusals_to_the_result(armed: Bot, incident: In
         ]
     )
     assert "Headroom now" in result.shown()
-    assert f"2 of {new_limit} connection(s) in use" in result.shown()
+    assert f"2 of {new_limit} used" in result.shown()
+    assert "*Changed:*" in result.shown() and "*Freed:*" not in result.shown()
     [update] = bot.fake.wait_for(lambda: bot.fake.find("chat.update", ts=request.answer["ts"]))
     assert "Approved and run" in update.shown()
     assert f"<@{APPROVER}>" in update.shown()
@@ -199,8 +201,8 @@ def test_terminating_the_leaked_sessions_from_slack(armed: Bot, incident: Incide
     report, request, approval_id = _terminate_request(bot, incident)
     shown = request.shown()
     assert "pg_terminate_backend" in shown
-    for pid in pids:
-        assert f"pid {pid}" in shown
+    # The plain statement names the exact sessions.
+    assert f"WHERE pid IN ({', '.join(str(p) for p in pids)})" in shown
 
     _click(bot, APPROVER, APPROVE_ACTION, approval_id, request, "approve")
     # A double click (or a retried interaction) runs nothing more.
@@ -211,7 +213,7 @@ def test_terminating_the_leaked_sessions_from_slack(armed: Bot, incident: Incide
         ]
     )
     assert "Terminated pid " + ", ".join(str(p) for p in pids) in result.shown()
-    assert f'role \\"{incident.role}\\": 0 of 2 connection(s) in use' in result.shown()
+    assert f'role \\"{incident.role}\\": 0 of 2 used (0%), 2 free' in result.shown()
     assert "was approved" in _ephemeral(bot, "again").shown()
     assert _sessions_of(incident) == []
     psycopg.connect(incident.cluster.dsn(user=incident.role, password="pw-secret-1234")).close()

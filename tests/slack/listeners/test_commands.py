@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.slack.listeners.commands import parse
+from bot.slack.listeners.commands import Parsed, parse
 from tests.slack.conftest import DOWN_DSN, Incident, StartBot, button_values
 
 
@@ -39,10 +39,11 @@ def test_diagnosis_posts_summary_in_channel_and_report_in_its_thread(
     assert "*prod*" in summary.shown()
     assert "in the thread" in summary.shown()
     ts = summary.answer["ts"]
-    thread = bot.wait_thread("CINC", ts, 1)
+    thread = bot.wait_thread("CINC", ts, 2)
     shown = "\n".join(c.shown() for c in thread)
     assert "```" in shown  # suggested SQL in code blocks
-    assert "Playbook" in shown
+    assert "*Do now*" in thread[0].shown()  # the answer first
+    assert "*Steps*" in shown
     values = button_values(thread)
     assert values, "proposed actions are rendered as buttons"
     assert all(v["cluster"] == "prod" and v["kind"] for v in values)
@@ -104,9 +105,9 @@ def test_list_shows_headroom_of_each_usable_cluster(
     assert reply.body["response_type"] == "ephemeral"
     for name in ("prod", "staging", "down"):
         assert f"*{name}*" in shown
-    assert "slots used" in shown
+    assert "server slots: " in shown and " used (" in shown
     assert "billing" not in shown.replace("1 more cluster(s)", "")
-    assert "1 more cluster(s) are bound to other channels" in shown
+    assert "1 more cluster bound to other channels" in shown
     # Least headroom first; the unreachable cluster last.
     assert shown.index("*down*") > shown.index("*prod*")
 
@@ -131,3 +132,8 @@ def test_parse() -> None:
     assert parse("HELP").verb == "help"
     assert parse("").verb == "usage"
     assert parse("a b c").verb == "usage"
+    # `fresh`: a full report even minutes after the last one.
+    assert parse("prod fresh") == Parsed("diagnose", "prod", None, fresh=True)
+    assert parse("prod app FRESH") == Parsed("diagnose", "prod", "app", fresh=True)
+    assert parse("prod app").fresh is False
+    assert parse("fresh").cluster == "fresh"  # a cluster may be named so

@@ -186,7 +186,7 @@ def test_channel_bound_to_several_clusters_asks_and_can_go_without_one(
     assert options(question) == ["prod", "replica", "staging", NO_CLUSTER]
     choose(bot, question, NO_CLUSTER, bot.fake.response_url("pick"))
     thread = bot.wait_thread("CTWO", ts, 3)
-    assert any(c.body.get("text", "").startswith("pasted text:") for c in thread)
+    assert any(c.body.get("text", "").startswith("your paste:") for c in thread)
     assert button_values(thread) == []  # no cluster, no fix to approve
 
 
@@ -205,7 +205,7 @@ def test_a_forged_choice_of_a_forbidden_cluster_is_refused(
 def test_no_usable_cluster_answers_from_the_text(start_bot: StartBot, incident: Incident) -> None:
     bot = start_bot({"prod": {"dsn": incident.monitor_dsn, "channels": ["CINC"]}})
     ts, _ = bot.send.message(incident.fatal, channel="CRANDOM")
-    thread = bot.wait_thread("CRANDOM", ts)
+    thread = bot.wait_thread("CRANDOM", ts, 3)
     assert "No cluster may be used from this channel" in "".join(c.shown() for c in thread)
 
 

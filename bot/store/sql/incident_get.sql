@@ -1,0 +1,1 @@
+SELECT cluster, reported_at, data FROM incidents WHERE cluster = :cluster
