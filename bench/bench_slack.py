@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import secrets
 import socket
 import statistics
 import sys
@@ -80,7 +81,7 @@ def _command(port: int, channel: str, text: str = "prod") -> bytes:
             "command": "/pgconn",
             "text": "prod",
             "response_url": "http://127.0.0.1:9/unused",
-            "trigger_id": "t",
+            "trigger_id": f"t.{secrets.token_hex(8)}",  # new for every command, as Slack's
         }
     )
     ts = str(int(time.time()))

@@ -319,6 +319,12 @@ def _validate_dsn(dsn: str, path: str, problems: _Collector) -> None:
         conninfo_to_dict(dsn)
     except Exception:  # psycopg's message may quote the DSN, password included
         problems.add(path, "is not a valid libpq connection string or postgresql:// URI")
+        return
+    from bot.conninfo import dsn_misread
+
+    misread = dsn_misread(dsn)
+    if misread:
+        problems.add(path, misread)
 
 
 def _validate_console_dsn(dsn: str, path: str, problems: _Collector) -> None:
@@ -329,6 +335,12 @@ def _validate_console_dsn(dsn: str, path: str, problems: _Collector) -> None:
         dbname = conninfo_to_dict(dsn).get("dbname")
     except Exception:  # psycopg's message may quote the DSN, password included
         problems.add(path, "is not a valid libpq connection string or postgresql:// URI")
+        return
+    from bot.conninfo import dsn_misread
+
+    misread = dsn_misread(dsn)
+    if misread:
+        problems.add(path, misread)
         return
     if dbname not in (None, "pgbouncer"):
         problems.add(path, "must name PgBouncer's admin console: dbname=pgbouncer")

@@ -47,6 +47,15 @@ class CannotConnectError(DiagnosticsError):
         super().__init__(message)
 
 
+class DeadlineError(DiagnosticsError):
+    """A server did not answer within pgconn's client-side deadline (frozen process, storage
+    hang, partition): the query was cancelled and the connection abandoned."""
+
+    def __init__(self, seconds: float, what: str = "the server") -> None:
+        self.seconds = seconds
+        super().__init__(f"{what} did not answer within {seconds:g} s")
+
+
 class PoolerError(DiagnosticsError):
     """PgBouncer's admin console could not be read (refused, unreachable, not a console user).
     The message is safe to show: passwords are masked."""

@@ -12,9 +12,12 @@ from collections.abc import Iterable
 
 MASK = "********"
 
-_URI_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^@\s]*(?=@)", re.I)
+# By position: everything from the user's ':' to the LAST '@' of the URI is the password, so an
+# unencoded '@' in it (libpq would stop at the first) cannot leave its tail in view.
+_URI_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)\S*(?=@)", re.I)
 _KV_PASSWORD = re.compile(r"""(?P<head>\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'"]\S*)""", re.I)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&\s]*", re.I)
+_SHORT = 4
 _SLACK_TOKEN = re.compile(r"\bx(?:ox[abposr]|app)-[0-9A-Za-z-]+")
 
 
@@ -29,8 +32,13 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Free text with DSN passwords, Slack tokens and the given secret values masked."""
     out = redact_dsn(text)
     out = _SLACK_TOKEN.sub(MASK, out)
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        out = out.replace(secret, MASK)
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    for secret in known:
+        if len(secret) >= _SHORT:
+            out = out.replace(secret, MASK)
+        else:
+            # A short password is masked where it stands alone, not inside every word.
+            out = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", MASK, out)
     return out
 
 

@@ -27,13 +27,14 @@ from bot.diagnostics import diagnose
 from bot.diagnostics.keeper import Keepers
 from bot.diagnostics.model import Snapshot
 from bot.diagnostics.snapshot import take_snapshot
-from bot.errors import CannotConnectError, DiagnosticsError, PoolerError
+from bot.errors import CannotConnectError, DeadlineError, DiagnosticsError, PoolerError
 from bot.observability import metrics
 from bot.pasted import Pasted
 from bot.pgbouncer import PoolerSnapshot, read_pooler
 from bot.playbooks import PlaybookSet
 from bot.redact import redact_for_dsn
 from bot.signals.model import Signal, SignalKind
+from bot.slots import waiting
 from bot.triage import DEFAULT_THRESHOLDS, Thresholds, triage
 from bot.triage.access import assess_unconnected, how_pgconn_got_in, reserved_path
 from bot.triage.model import Report
@@ -64,8 +65,10 @@ def take_live(
 ) -> LiveResult:
     """Read PostgreSQL, then PgBouncer if configured. Never raises for an unreachable target.
     `found`: the pasted signals, which say whether pgconn's reserved path matters now."""
-    snapshot, notes, refusals = _postgres(cluster, secrets, keepers, found, thresholds)
-    pooler, pooler_notes = _pooler(cluster, secrets)
+    # Waiting on the servers takes no worker slot: a frozen cluster holds no one else up.
+    with waiting():
+        snapshot, notes, refusals = _postgres(cluster, secrets, keepers, found, thresholds)
+        pooler, pooler_notes = _pooler(cluster, secrets)
     return LiveResult(snapshot, tuple(notes + pooler_notes), tuple(refusals), pooler)
 
 
@@ -90,9 +93,21 @@ def _postgres(
     except CannotConnectError as exc:
         version = keeper.server_version if keeper is not None else None
         return None, [_refused_note(cluster, exc, version, keepers is not None)], _refusals(exc)
+    except DeadlineError as exc:
+        return None, [_frozen_note(cluster, exc)], []
     except DiagnosticsError as exc:
         return None, [f"live diagnostics of {cluster.name} failed: {exc}"], []
     return snap, _access_notes(snap, kept, opened_at, found, t), []
+
+
+def _frozen_note(cluster: ClusterConfig, exc: DeadlineError) -> str:
+    return (
+        f"{cluster.name} did not answer within {exc.seconds:g} s: pgconn cancelled its query and "
+        "gave up on the connection. A server that accepts connections but answers nothing is "
+        "usually stopped or stalled (a frozen process, a storage or network hang), not full; "
+        "check the host and its storage first. The advice below comes from the pasted text "
+        "alone; pgconn will not ask this server again for a few seconds."
+    )
 
 
 def _refusals(exc: CannotConnectError) -> list[Signal]:
@@ -160,7 +175,7 @@ def _pooler(
     try:
         # A new console connection each time: see Keepers for why it is not kept.
         return read_pooler(dsn, secrets=secrets), []
-    except PoolerError as exc:
+    except (PoolerError, DeadlineError) as exc:
         reason = redact_for_dsn(str(exc), dsn, secrets)
         return None, [
             f"PgBouncer's console for {cluster.name} could not be read: {reason}. Pooler "

@@ -6,7 +6,7 @@ import itertools
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -128,3 +128,39 @@ def holding(cluster: throwaway.ThrowawayCluster) -> Iterator[Holder]:
         yield holder
     finally:
         holder.close()
+
+
+def server_pids(cluster: throwaway.ThrowawayCluster) -> list[int]:
+    """The postmaster and every process it started (backends, background workers)."""
+    postmaster = int((cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == postmaster:
+            pids.append(int(entry))
+    return pids
+
+
+@contextmanager
+def frozen(*clusters: throwaway.ThrowawayCluster) -> Iterator[None]:
+    """Stop (SIGSTOP) the servers' processes: they accept TCP but answer nothing. Always
+    resumed on the way out, whatever happened."""
+    import signal
+
+    stopped: list[int] = []
+    try:
+        for cluster in clusters:
+            for pid in server_pids(cluster):
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+        yield
+    finally:
+        for pid in stopped:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)

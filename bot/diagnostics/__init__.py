@@ -54,7 +54,8 @@ def diagnose(
     """Connect, take one snapshot, disconnect. Raises CannotConnectError or DiagnosticsError.
     `pooled`: the cluster sits behind a pooler; also read the session state it would leak."""
     from bot.diagnostics.connection import connect_readonly
+    from bot.diagnostics.deadline import bounded
     from bot.diagnostics.snapshot import take_snapshot
 
-    with connect_readonly(dsn, secrets=secrets) as conn:
+    with connect_readonly(dsn, secrets=secrets) as conn, bounded(conn, what=cluster):
         return take_snapshot(conn, cluster, pooled=pooled)

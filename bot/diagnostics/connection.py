@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import psycopg
 
-from bot.conninfo import pgconn_conninfo
+from bot.conninfo import dsn_misread, pgconn_conninfo
 from bot.errors import CannotConnectError, ConfigError
 from bot.redact import redact_for_dsn
 
@@ -26,7 +26,11 @@ READ_ONLY_OPTIONS = {
 
 
 def readonly_conninfo(dsn: str, *, connect_timeout: int = 5) -> str:
-    """The DSN with pgconn's read-only session settings and application_name forced."""
+    """The DSN with pgconn's read-only session settings and application_name forced. A DSN
+    that libpq would misread (`dsn_misread`) is refused before anything is sent anywhere."""
+    misread = dsn_misread(dsn)
+    if misread:
+        raise ConfigError([f"dsn: {misread}"])
     try:
         return pgconn_conninfo(
             dsn,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import random
 import threading
 import time
@@ -36,13 +37,67 @@ import psycopg
 from psycopg.pq import ConnStatus, TransactionStatus
 
 from bot.config import ClusterConfig
+from bot.diagnostics import queries
 from bot.diagnostics.connection import connect_readonly
-from bot.errors import DiagnosticsError
+from bot.diagnostics.deadline import GRACE_S, QUERY_S, bounded
+from bot.errors import DeadlineError, DiagnosticsError
 from bot.redact import redact_text
 
 log = logging.getLogger("pgconn.keeper")
 
 T = TypeVar("T")
+
+# The connection budget (docs/guarantees.md): per cluster and replica, the kept diagnostics
+# connection (diagnoses, `/pgconn list` and the warnings probe all use it) and, at most rarely,
+# one one-off connection while a diagnosis outlasts the wait for the kept one.
+PER_REPLICA = 2
+
+
+def replicas() -> int:
+    """How many `pgconn serve` processes share the clusters (PGCONN_REPLICAS; the Helm chart
+    sets it from replicaCount)."""
+    try:
+        return max(1, int(os.environ.get("PGCONN_REPLICAS", "1")))
+    except ValueError:
+        return 1
+
+
+def budget(replica_count: int) -> int:
+    """Connections the monitoring role needs per cluster with this many replicas."""
+    return PER_REPLICA * replica_count
+
+
+def budget_problem(role: str, conn_limit: int, replica_count: int) -> str | None:
+    """Why `role`'s CONNECTION LIMIT cannot hold pgconn's budget, or None."""
+    need = budget(replica_count)
+    if conn_limit < 0 or conn_limit >= need:
+        return None
+    return (
+        f'the monitoring role "{role}" has CONNECTION LIMIT {conn_limit}, but pgconn may hold '
+        f"{need} connections ({PER_REPLICA} per replica × {replica_count} "
+        f"replica{'s' if replica_count != 1 else ''}: the kept diagnostics connection and one "
+        "one-off while a diagnosis outlasts the wait for it); diagnoses will be refused when "
+        f'they matter most. Run ALTER ROLE "{role}" CONNECTION LIMIT {need} '
+        '(docs/guarantees.md, "Connection budget")'
+    )
+
+
+def check_budget(name: str, conn: Connection, replica_count: int) -> str | None:
+    """Read the monitoring role's limit on a fresh connection (one round trip) and warn."""
+    sql = queries.query("own_role_limit", conn.info.server_version)
+    try:
+        with bounded(conn, what=name):
+            row = conn.execute(sql.encode()).fetchone()
+    except (psycopg.Error, DiagnosticsError):
+        return None  # the diagnosis that follows says what is wrong with the connection
+    if row is None:
+        return None
+    problem = budget_problem(str(row[0]), int(row[1]), replica_count)
+    if problem:
+        log.warning("%s: %s", name, problem)
+    return problem
+
+
 Connection = psycopg.Connection[Any]
 
 
@@ -111,8 +166,14 @@ class Keeper:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rnd: Callable[[], float] = random.random,
+        deadline_s: float = QUERY_S,
+        server: str | None = None,
+        frozen_hold_s: float = 15.0,
     ) -> None:
         self.name = name
+        self.server = server or name
+        self.deadline_s = deadline_s
+        self._frozen_hold_s = frozen_hold_s
         self._connect = connect
         self._ping = ping
         self._backoff = backoff or Backoff()
@@ -126,6 +187,7 @@ class Keeper:
         self._conn: Connection | None = None
         self._opened_at: datetime | None = None
         self._last_used = 0.0
+        self._busy_since = 0.0
         self._failures = 0
         self._next_attempt = 0.0
         self._last_error: DiagnosticsError | None = None
@@ -137,17 +199,20 @@ class Keeper:
     def use(self, work: Callable[[Connection], T]) -> Use[T]:
         """Run `work` on the kept connection (opened if needed). Raises what `work` raises, or
         the connect error (CannotConnectError, PoolerError) when no connection can be had."""
-        if not self._lock.acquire(timeout=self.wait_s):
+        if not self._lock.acquire(timeout=self.wait_s) and not self._outwait_stalled_use():
             log.info(
                 "%s: kept connection busy for %.0f s; using a one-off one", self.name, self.wait_s
             )
             return self._one_off(work)
+        self._busy_since = self._clock()
         try:
             if self._closed:
                 return self._one_off(work)
             conn, kept = self._ready()
             try:
-                value = work(conn)
+                value = self._bounded(conn, work)
+            except DeadlineError:
+                raise
             except Exception:
                 if not kept or not (conn.closed or conn.broken):
                     raise
@@ -155,10 +220,11 @@ class Keeper:
                 log.info("%s: kept connection lost; reconnecting once", self.name)
                 self._drop()
                 conn, kept = self._open(), False
-                value = work(conn)
+                value = self._bounded(conn, work)
             self._last_used = self._clock()
             return Use(value, kept, self._opened_at or datetime.now(UTC))
         finally:
+            self._busy_since = 0.0
             self._lock.release()
 
     def warm(self) -> bool:
@@ -182,6 +248,7 @@ class Keeper:
         before the server's idle timeout. Skipped while a use holds the connection."""
         if not self._lock.acquire(blocking=False):
             return
+        self._busy_since = self._clock()  # a use arriving meanwhile waits for this, not anew
         try:
             if self._closed:
                 return
@@ -196,17 +263,26 @@ class Keeper:
                 return
             if self._clock() - self._last_used >= self._keepalive():
                 try:
-                    conn.execute(self._ping)
+                    self._bounded(conn, lambda c: c.execute(self._ping))
                     self._last_used = self._clock()
-                except psycopg.Error:
+                except (psycopg.Error, DiagnosticsError):
                     self._drop()
         finally:
+            self._busy_since = 0.0
             self._lock.release()
 
     def expect_idle_limit(self, seconds: float | None) -> None:
         """The server ends sessions idle this long (its idle_session_timeout for pgconn's
         role); the keepalive ping comes well before. None or 0: no limit."""
         self._idle_limit_s = seconds or None
+
+    def backend_pid(self) -> int | None:
+        """The server process of the kept connection, if one is open (no round trip)."""
+        conn = self._conn
+        try:
+            return conn.info.backend_pid if conn is not None and not conn.closed else None
+        except psycopg.Error:
+            return None
 
     def state(self) -> KeeperState:
         with self._lock:
@@ -248,7 +324,11 @@ class Keeper:
             conn = self._connect()
         except DiagnosticsError as exc:
             self._failures += 1
-            self._next_attempt = self._clock() + self._backoff.delay(self._failures, self._rnd)
+            delay = self._backoff.delay(self._failures, self._rnd)
+            if "timeout expired" in str(exc):
+                # Accepted but unanswered (a frozen server): as after a query that timed out.
+                delay = max(delay, self._frozen_hold_s)
+            self._next_attempt = self._clock() + delay
             self._last_error = exc
             raise
         self._failures = 0
@@ -260,6 +340,31 @@ class Keeper:
         self.server_version = conn.info.server_version
         return conn
 
+    def _outwait_stalled_use(self) -> bool:
+        """The use ahead has had no answer for half its deadline: a new connection to the same
+        server would most likely wait as long, so wait for the watchdog to settle that use
+        instead (the answer it leaves behind is then given at once). True with the lock."""
+        busy_since = self._busy_since
+        if not busy_since or self._clock() - busy_since < self.deadline_s / 2:
+            return False
+        left = busy_since + self.deadline_s + 2 * GRACE_S - self._clock()
+        return self._lock.acquire(timeout=max(left, 0.1))
+
+    def _bounded(self, conn: Connection, work: Callable[[Connection], T]) -> T:
+        """`work` within the deadline. A server that did not answer is not asked again for a
+        while: the next uses get the same answer at once instead of each waiting it out."""
+        try:
+            with bounded(conn, self.deadline_s, what=self.server):
+                return work(conn)
+        except DeadlineError as exc:
+            log.warning("%s: %s; connection abandoned", self.name, exc)
+            if conn is self._conn:
+                self._drop()
+            self._failures += 1
+            self._next_attempt = self._clock() + self._frozen_hold_s
+            self._last_error = exc
+            raise
+
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         self._opened_at = None
@@ -269,7 +374,7 @@ class Keeper:
 
     def _one_off(self, work: Callable[[Connection], T]) -> Use[T]:
         opened = datetime.now(UTC)
-        with self._connect() as conn:
+        with self._connect() as conn, bounded(conn, self.deadline_s, what=self.server):
             return Use(work(conn), False, opened)
 
 
@@ -288,8 +393,12 @@ class Keepers:
         backoff: Backoff | None = None,
         wait_s: float = 5.0,
         keepalive_s: float = 60.0,
+        replica_count: int | None = None,
     ) -> None:
         self._secrets = tuple(secrets)
+        self._replicas = replica_count or replicas()
+        # Per cluster, once connected: why the monitoring role's limit is too low, or None.
+        self.budget_problems: dict[str, str | None] = {}
         self._backoff = backoff or Backoff()
         self._wait_s = wait_s
         self._keepalive_s = keepalive_s
@@ -300,14 +409,26 @@ class Keepers:
 
     def postgres(self, cluster: ClusterConfig) -> Keeper:
         secrets = self._secrets
+        checked: list[bool] = []
+
+        def connect() -> Connection:
+            conn = connect_readonly(cluster.dsn, secrets=secrets)
+            if not checked:  # once per cluster: the first connection pgconn opens to it
+                checked.append(True)
+                self.budget_problems[cluster.name] = check_budget(
+                    cluster.name, conn, self._replicas
+                )
+            return conn
+
         return self._get(
             ("postgres", cluster.name, cluster.dsn),
             lambda: Keeper(
                 f"{cluster.name} (PostgreSQL)",
-                lambda: connect_readonly(cluster.dsn, secrets=secrets),
+                connect,
                 backoff=self._backoff,
                 wait_s=self._wait_s,
                 keepalive_s=self._keepalive_s,
+                server=cluster.name,
             ),
         )
 

@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from bot.conninfo import pgconn_conninfo
 from bot.diagnostics.connection import APPLICATION_NAME
+from bot.diagnostics.deadline import bounded
 from bot.errors import ConfigError, PoolerError
 from bot.pgbouncer.model import (
     ADMIN_DATABASE,
@@ -285,6 +286,7 @@ def read_pooler(dsn: str, *, secrets: Iterable[str] = ()) -> PoolerSnapshot:
     """Connect, read, disconnect. Raises PoolerError (message safe to show)."""
     with connect_console(dsn, secrets=secrets) as conn:
         try:
-            return take_pooler_snapshot(conn)
+            with bounded(conn, what="PgBouncer"):
+                return take_pooler_snapshot(conn)
         except PoolerError as exc:
             raise PoolerError(_hide(str(exc), dsn, secrets)) from None

@@ -210,7 +210,7 @@ def _change_parts(proposal: Proposal) -> tuple[str, dict[str, str], dict[str, An
     return "admin_alter_role_idle_tx_timeout", {"role": c.name}, {"timeout": c.after}
 
 
-def _live_value(conn: psycopg.Connection[Any], c: Change) -> tuple[bool, int | str | None]:
+def live_value(conn: psycopg.Connection[Any], c: Change) -> tuple[bool, int | str | None]:
     """(exists, the live value the change would replace)."""
     if c.object_kind == "database":
         db = live.database(conn, c.name)
@@ -234,7 +234,7 @@ def _change(conn: psycopg.Connection[Any], proposal: Proposal) -> ExecutionResul
     skipped: tuple[Skipped, ...] = ()
     changed = False
     with conn.transaction():
-        exists, now = _live_value(conn, c)
+        exists, now = live_value(conn, c)
         if not exists:
             skipped = (Skipped(0, f'{c.object_kind} "{c.name}" no longer exists'),)
         elif now != c.before:

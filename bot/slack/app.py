@@ -7,6 +7,7 @@ waits for a free listener thread either.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -18,7 +19,6 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 
@@ -33,6 +33,7 @@ from bot.slack import alertmanager, listeners
 from bot.slack.context import Context, Tuning
 from bot.slack.http import EVENTS_PATH, BoltHTTPServer
 from bot.slack.notifier import SlackNotifier
+from bot.slack.post import CappedRateLimitRetry
 from bot.warnings.scheduler import WarningsScheduler, start_warnings
 
 log = logging.getLogger("pgconn.slack")
@@ -41,15 +42,15 @@ DEFAULT_HEALTH_PORT = 8081
 
 
 def web_client(config: Config) -> WebClient:
-    """The Web API client: base URL from the config, retries on 429 (after Retry-After), on
-    500/503 and on connection errors."""
+    """The Web API client: base URL from the config, retries on 429 (after a Retry-After of
+    at most 10 s; a longer one fails the call at once), on 500/503 and on connection errors."""
     return WebClient(
         token=config.slack.bot_token,
         base_url=config.slack.api_url,
         timeout=30,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=3),
+            CappedRateLimitRetry(max_retry_count=3),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -96,9 +97,11 @@ class RequestScope(Middleware):
 
 
 class AnswerOnce(Middleware):
-    """Slack retries an event it thinks was not received (`X-Slack-Retry-Num`, same
-    `event_id`): the first delivery is answered, the others only acknowledged. `first_sight`
-    decides; with a PostgreSQL state store it is shared by every replica."""
+    """Each request Slack makes is answered once. Slack retries an event it thinks was not
+    received (`X-Slack-Retry-Num`, same `event_id`), and a signed request replayed within the
+    signature's five minutes is the same request again (a slash command or an interaction
+    with the same `trigger_id`). The first delivery is answered, the others only acknowledged.
+    `first_sight` decides; with a PostgreSQL state store it is shared by every replica."""
 
     def __init__(self, first_sight: Callable[[str], bool]) -> None:
         self.first_sight = first_sight
@@ -106,12 +109,27 @@ class AnswerOnce(Middleware):
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse:
-        event_id = req.body.get("event_id")
-        if isinstance(event_id, str) and not self.first_sight(event_id):
-            retry = req.headers.get("x-slack-retry-num", ["?"])[0]
-            log.info("event %s delivered again (retry %s): already answered", event_id, retry)
+        key = delivery_id(req)
+        if key is not None and not self.first_sight(key):
+            if key.startswith("body:"):
+                log.info("a signed request was replayed: already answered, ignored")
+            else:
+                retry = req.headers.get("x-slack-retry-num", ["?"])[0]
+                log.info("event %s delivered again (retry %s): already answered", key, retry)
             return BoltResponse(status=200, body="")
         return next()
+
+
+def delivery_id(req: BoltRequest) -> str | None:
+    """What identifies one request from Slack: an event's id; for a slash command or an
+    interaction, the request itself (its body carries a fresh trigger_id each time, so only a
+    replay repeats it byte for byte)."""
+    event_id = req.body.get("event_id")
+    if isinstance(event_id, str) and event_id:
+        return event_id
+    if not req.raw_body:
+        return None
+    return "body:" + hashlib.sha256(req.raw_body.encode("utf-8", "replace")).hexdigest()
 
 
 def _first_sight(ctx: Context) -> Callable[[str], bool]:
@@ -205,13 +223,12 @@ def serve(
             server.start()
             wait = stopping.wait
         if health_port is not None:
-            health = HealthServer(
-                health_port, {"slack": alive, "store": ctx.store_healthy}, host=host
-            )
+            checks = {"slack": alive, "store": ctx.store_healthy, "workers": ctx.workers_healthy}
+            health = HealthServer(health_port, checks, host=host)
             alertmanager.register(health, ctx)  # POST /alertmanager, when a token is set
             health.start()
             log.info("pgconn: /healthz, /readyz and /metrics on port %d", health.port)
-        watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store)
+        watch = start_warnings(config, SlackNotifier(ctx.poster), ctx.store, ctx.keepers)
         _on_signals(stopping)
         wait()
         log.info("pgconn: shutting down")

@@ -25,6 +25,7 @@ from bot.slack.alert_threads import AlertThreads
 from bot.slack.incidents import Incidents
 from bot.slack.memory import ExpiringMap
 from bot.slack.post import Poster
+from bot.slots import Slots
 from bot.store import Store, open_store
 
 log = logging.getLogger("pgconn.slack")
@@ -38,6 +39,10 @@ class Tuning:
     # the GIL for milliseconds at a time (libpq's SCRAM, building the report), and every busy
     # worker delays the acks of the requests arriving meanwhile (bench/bench_slack.py).
     workers: int = 2
+    # Threads for jobs: most of a job's life is spent waiting on a server or on Slack, which
+    # takes no slot (bot/slots.py), so a frozen cluster holds one of these, not a worker.
+    job_threads: int = 32
+    stuck_after_s: float = 60.0  # a job running longer is stuck: readiness says so
     probe_workers: int = 4  # clusters diagnosed at once by `/pgconn list`
     progress_after_s: float = 3.0  # a scan shorter than this shows no progress message
     progress_every_s: float = 3.0  # and a longer one updates it at most this often
@@ -67,7 +72,10 @@ class Context:
     def __post_init__(self) -> None:
         self.secrets = self.config.secrets()
         self.poster = Poster(self.client, self.secrets)
-        self.jobs = ThreadPoolExecutor(self.tuning.workers, thread_name_prefix="pgconn-job")
+        self.slots = Slots(self.tuning.workers)
+        self.jobs = ThreadPoolExecutor(
+            max(self.tuning.job_threads, self.tuning.workers), thread_name_prefix="pgconn-job"
+        )
         self.probes = ThreadPoolExecutor(
             self.tuning.probe_workers, thread_name_prefix="pgconn-probe"
         )
@@ -104,6 +112,10 @@ class Context:
             store = self._store
         return store is None or store.healthy()
 
+    def workers_healthy(self) -> bool:
+        """No job has been running past every deadline it could meet."""
+        return self.slots.stuck(self.tuning.stuck_after_s) == 0
+
     def on_close(self, closer: Callable[[], None]) -> None:
         """Run `closer` when the context closes (listeners' own threads and stores)."""
         self._closers.append(closer)
@@ -120,7 +132,8 @@ class Context:
 
         def run() -> None:
             try:
-                fn(*args)
+                with self.slots.held():
+                    fn(*args)
             except Exception as exc:
                 reason = self.log_failure(what, exc)
                 if tell is not None:
@@ -166,9 +179,31 @@ class Context:
         """Clusters bound to this channel."""
         return sorted({n for key in keys for n in self.config.clusters_for_channel(key)})
 
+    def refuse_here(self, cluster: str, channel: str) -> str | None:
+        """The one binding check every action makes (buttons, menus, approvals): why
+        `cluster` may not be used from `channel`, or None. A cluster may be used where its
+        `channels` allow, and in the channel pgconn posts its warnings to."""
+        spec = self.config.clusters.get(cluster)
+        if spec is None:
+            return f"cluster {escape(cluster)} is not configured (any more)"
+        alerts = spec.alert_channel or self.config.warnings.alert_channel
+        if channel and channel == alerts:
+            return None
+        if not channel or not self.config.channel_may_use(cluster, self.channel_keys(channel)):
+            return f"cluster {escape(cluster)} may not be used from this channel"
+        return None
+
     def usable_here(self, keys: list[str]) -> list[str]:
         """Clusters this channel may use: its own, and those bound to no channel."""
         return [n for n in sorted(self.config.clusters) if self.config.channel_may_use(n, keys)]
+
+    @staticmethod
+    def action_channel(body: dict[str, Any]) -> str:
+        """The channel an interaction came from, as Slack reports it."""
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        return str(channel or "")
 
     def drain(self, timeout_s: float) -> bool:
         """Let the work already accepted finish (graceful shutdown); False if it did not within

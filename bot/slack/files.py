@@ -23,7 +23,9 @@ from bot.signals.model import Signal
 
 SUFFIXES = (".log", ".txt", ".gz")
 CHUNK = 1 << 20
-_SLACK_DOMAINS = ("slack.com", "slack-gov.com")
+# Slack's file hosts (commercial and GovSlack), as exact origins: scheme, host and port.
+_FILE_ORIGINS = (("https", "files.slack.com", 443), ("https", "files.slack-gov.com", 443))
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 log = logging.getLogger("pgconn.slack")
 
@@ -58,14 +60,24 @@ def too_large(name: str, size: int | None, cap: int, what: str = "") -> FileRefu
     )
 
 
-def trusted(url: str, api_url: str) -> bool:
-    """The bot token goes only to Slack (or to the configured API host: a proxy, GovSlack)."""
-    parts, api = urlsplit(url), urlsplit(api_url)
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the scheme's default port made explicit; None if unusable."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number
+        return None
     host = (parts.hostname or "").lower()
-    if host and host == (api.hostname or "").lower() and parts.scheme == api.scheme:
-        return True
-    on_slack = any(host == d or host.endswith("." + d) for d in _SLACK_DOMAINS)
-    return parts.scheme == "https" and on_slack
+    if not host or port is None:
+        return None
+    return parts.scheme.lower(), host, port
+
+
+def trusted(url: str, api_url: str) -> bool:
+    """The bot token goes only to the exact origin of Slack's file host, or of the configured
+    API base (a proxy, a test double): same scheme, host and port."""
+    where = origin(url)
+    return where is not None and (where in _FILE_ORIGINS or where == origin(api_url))
 
 
 def resolve_url(file: Mapping[str, Any], client: WebClient) -> str:
@@ -115,8 +127,17 @@ def download(
     """The file's text, gunzipped if needed, as chunks; FileRefused for anything unusable."""
     headers = {"Authorization": f"Bearer {token}"}
     timeout = httpx.Timeout(30.0, read=120.0)
+    allowed = origin(url)
+
+    def same_origin(request: httpx.Request) -> None:
+        # Redirects included: the token never leaves the origin that was checked.
+        if "authorization" in request.headers and origin(str(request.url)) != allowed:
+            raise FileRefused(f"{name}: the download was sent elsewhere; pgconn stopped it")
+
     with (
-        httpx.Client(timeout=timeout, follow_redirects=True) as http,
+        httpx.Client(
+            timeout=timeout, follow_redirects=True, event_hooks={"request": [same_origin]}
+        ) as http,
         http.stream("GET", url, headers=headers) as response,
     ):
         if response.status_code != 200:
@@ -175,7 +196,8 @@ def scan(
     url = resolve_url(file, client)
     if not trusted(url, api_url):
         raise FileRefused(
-            f"{name}: its address is not on Slack, so pgconn did not send its token there"
+            f"{name}: its address is neither Slack's file host nor the configured API base, so "
+            "pgconn did not send its token there"
         )
     try:
         return signals.scan_stream(download(url, token, cap, name, on_bytes), progress=None)

@@ -3,6 +3,11 @@
 Retries on rate limits (429 with Retry-After) and transient errors are the WebClient's retry
 handlers (see `app.web_client`); what still fails is logged with Slack's reason and reported to
 the caller, which tells the user where it can. Nothing is dropped silently.
+
+A rate limit is waited out only when Slack asks for at most `MAX_RETRY_AFTER_S`: a Retry-After
+of minutes would hold a job that long, so the write fails at once instead ("ratelimited") and
+the caller says so. Every call is a wait on Slack (`slots.waiting`): one that lasts gives its
+job's slot up, so posting never holds up new diagnoses.
 """
 
 from __future__ import annotations
@@ -14,12 +19,57 @@ from typing import Any
 from slack_bolt import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.redact import redact_text
 from bot.render.blocks import Message, escape, notice, report_messages
+from bot.slots import waiting
 from bot.triage.model import Report
 
 log = logging.getLogger("pgconn.slack")
+
+MAX_RETRY_AFTER_S = 10
+
+
+def retry_after_s(response: HttpResponse) -> float | None:
+    for key, values in response.headers.items():
+        if key.lower() == "retry-after" and values:
+            try:
+                return float(values[0])
+            except ValueError:
+                return None
+    return None
+
+
+class CappedRateLimitRetry(RateLimitErrorRetryHandler):
+    """Retries a 429 only when Slack's Retry-After is at most `cap_s` (missing: 1 s)."""
+
+    def __init__(self, max_retry_count: int = 3, cap_s: float = MAX_RETRY_AFTER_S) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.cap_s = cap_s
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after_s(response)
+        if wait is not None and wait > self.cap_s:
+            log.warning(
+                "Slack asks to wait %.0f s (rate limited); not waiting over %.0f s",
+                wait,
+                self.cap_s,
+            )
+            return False
+        return True
 
 
 class PostError(Exception):
@@ -51,7 +101,8 @@ class Poster:
     def _call(self, method: str, where: str, **kwargs: Any) -> dict[str, Any]:
         payload = scrub(kwargs, self.secrets)
         try:
-            response = self.client.api_call(method, json=payload)
+            with waiting():
+                response = self.client.api_call(method, json=payload)
         except SlackApiError as exc:
             reason = str(exc.response.get("error") or exc.response.status_code)
         except Exception as exc:  # network errors left after the retries: logged below

@@ -121,6 +121,11 @@ class Store(ABC):
         with self._run("approvals_expired", {"now": now}) as cur:
             return [_approval(r) for r in cur.rows()]
 
+    def in_flight(self) -> list[ApprovalRequest]:
+        """Requests claimed for running and not finished (running now, or left mid-way)."""
+        with self._run("approvals_in_flight", {}) as cur:
+            return [_approval(r) for r in cur.rows()]
+
     # --- audit --------------------------------------------------------------------------
 
     def append_audit(self, entry: AuditEntry) -> None:

@@ -79,7 +79,13 @@ class PostgresStore(Store):
     def healthy(self) -> bool:
         try:
             with self._pool.connection(timeout=2) as conn:
-                conn.execute("SELECT 1")
+                # A standby or a read-only default would fail every write: not ready.
+                row = conn.execute(
+                    "SELECT NOT pg_is_in_recovery() "
+                    "AND current_setting('default_transaction_read_only') = 'off'"
+                ).fetchone()
+                if not row or not row[0]:
+                    return False
         except Exception:  # any failure means not ready
             return False
         return True

@@ -7,6 +7,11 @@ startup packet: the probe does not report the server's own statement_timeout, so
 costs no round trip. A server that stops answering altogether (a hung host, a black-holed
 network) is not bounded by either; `abort()` shuts the socket down from the watchdog's thread so
 the probing thread gets an error instead of waiting forever.
+
+In a bot (`pgconn serve`), the prober is given the cluster's kept diagnostics connection
+(`keeper`) and runs on it, so pgconn holds one connection per cluster and replica, not two (the
+connection budget in docs/guarantees.md). That connection's client-side deadline bounds the
+probe; the server's statement_timeout there is the server's own.
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bot.config import ClusterConfig
 from bot.diagnostics import queries
 from bot.diagnostics.connection import readonly_conninfo
-from bot.errors import ConfigError, PoolerError
+from bot.diagnostics.keeper import Keeper
+from bot.errors import ConfigError, DeadlineError, DiagnosticsError, PoolerError
 from bot.headroom import Headroom, Scope
 from bot.pgbouncer import read_pooler
 from bot.pgbouncer.usage import PoolerLevels, pooler_levels
@@ -145,9 +151,11 @@ class Prober:
         timeout_s: int,
         secrets: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
+        keeper: Keeper | None = None,
     ) -> None:
         self.cluster = cluster
         self.timeout_s = timeout_s
+        self.keeper = keeper
         self._secrets = list(secrets)
         self._clock = clock
         self._lock = threading.Lock()
@@ -167,6 +175,8 @@ class Prober:
         """The server process of the kept connection (None while there is none)."""
         with self._lock:
             conn = self._conn
+        if conn is None and self.keeper is not None:
+            return self.keeper.backend_pid()
         return conn.info.backend_pid if conn is not None and not conn.closed else None
 
     @property
@@ -192,6 +202,8 @@ class Prober:
                 self._started = None
 
     def _probe(self) -> ProbeOutcome:
+        if self.keeper is not None:
+            return self._probe_kept(self.keeper)
         conn = self._conn
         if conn is not None and not conn.closed:
             try:
@@ -218,6 +230,29 @@ class Prober:
         except psycopg.Error as exc:
             return self._query_failed(conn, exc)
 
+    def _probe_kept(self, keeper: Keeper) -> ProbeOutcome:
+        """On the kept diagnostics connection: no connection of the probe's own."""
+        try:
+            probe = keeper.use(self._rows).value
+        except DeadlineError as exc:
+            return self._failure(f"{exc}; the probe was abandoned")
+        except DiagnosticsError as exc:  # refused: the message is already masked
+            return self._failure(self._redact(str(exc).strip()) or type(exc).__name__)
+        except psycopg.Error as exc:
+            return self._failure(self._explain(exc))
+        pooler = self._pooler()
+        return replace(probe, usages=(*probe.usages, pooler)) if pooler else probe
+
+    def _rows(self, conn: psycopg.Connection[Any]) -> Probe:
+        if conn.info.server_version < MIN_VERSION:
+            raise psycopg.NotSupportedError(
+                f"PostgreSQL {conn.info.server_version // 10000} is not supported (12 or newer is)"
+            )
+        with conn.cursor() as cur:
+            cur.execute(_statement(conn.info.server_version))
+            rows = cur.fetchall()
+        return parse_rows(self.name, self._clock(), rows)
+
     def _query_failed(self, conn: psycopg.Connection[Any], exc: psycopg.Error) -> ProbeFailure:
         if conn.broken or conn.closed:
             self._drop()
@@ -237,10 +272,7 @@ class Prober:
         return conn
 
     def _query(self, conn: psycopg.Connection[tuple[Any, ...]]) -> Probe:
-        with conn.cursor() as cur:
-            cur.execute(_statement(conn.info.server_version))
-            rows = cur.fetchall()
-        probe = parse_rows(self.name, self._clock(), rows)
+        probe = self._rows(conn)
         pooler = self._pooler()
         return replace(probe, usages=(*probe.usages, pooler)) if pooler else probe
 
@@ -286,7 +318,7 @@ class Prober:
         with self._lock:
             conn = self._conn
             if self._started is None or conn is None:
-                return
+                return  # on a kept connection, the keeper's own deadline steps in
             self._aborted = True
         try:
             with socket.socket(fileno=os.dup(conn.fileno())) as sock:

@@ -20,6 +20,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.config import Config
+from bot.diagnostics.keeper import Keepers
 from bot.notify import Notifier
 from bot.store import Store
 from bot.warnings.watcher import Watcher, watched
@@ -94,13 +95,16 @@ class WarningsScheduler:
 
 
 def start_warnings(
-    config: Config, notifier: Notifier, store: Callable[[], Store]
+    config: Config,
+    notifier: Notifier,
+    store: Callable[[], Store],
+    keepers: Keepers | None = None,
 ) -> WarningsScheduler | None:
     """Start the warnings job on the process's state store (what `pgconn serve` runs); None
     when no cluster is watched (none has an alert channel, or all have warnings disabled)."""
     if not watched(config):
         log.info("warnings: off (no cluster has an alert_channel, nor warnings.alert_channel)")
         return None
-    scheduler = WarningsScheduler(Watcher(config, store(), notifier))
+    scheduler = WarningsScheduler(Watcher(config, store(), notifier, keepers=keepers))
     scheduler.start()
     return scheduler

@@ -22,6 +22,7 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 
 from bot.config import ClusterConfig, Config
+from bot.diagnostics.keeper import Keepers
 from bot.notify import Notice, Notifier
 from bot.observability import metrics
 from bot.redact import redact_text
@@ -105,6 +106,7 @@ class Watcher:
         *,
         clock: Callable[[], float] = time.time,
         holder: str | None = None,
+        keepers: Keepers | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -116,7 +118,12 @@ class Watcher:
         self.secrets = config.secrets()
         self._probers = {
             c.name: Prober(
-                c, timeout_s=self.warn.probe_timeout_seconds, secrets=self.secrets, clock=clock
+                c,
+                timeout_s=self.warn.probe_timeout_seconds,
+                secrets=self.secrets,
+                clock=clock,
+                # A bot's kept diagnostics connection: one connection per cluster, not two.
+                keeper=keepers.postgres(c) if keepers is not None else None,
             )
             for c in watched(config)
         }

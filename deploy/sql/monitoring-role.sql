@@ -23,11 +23,12 @@ BEGIN
 END
 $$;
 
--- Per bot replica and cluster: one connection kept for diagnoses (plus a one-off one while two
--- overlap) and, on the one replica running the warnings, one kept for the probe. So 3 fits
--- one replica, or two at rest; add one for each further replica.
--- The limit also keeps a misbehaving bot from becoming part of the incident it reports on.
-ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 3;
+-- The connection budget (docs/guarantees.md): per bot replica and cluster, the one connection
+-- kept for diagnoses, which the warnings probe shares, plus a one-off one while a diagnosis
+-- outlasts the wait for it: 2 per replica. 6 holds the Helm chart's 3 replicas; pgconn warns at
+-- start-up when the limit is too low. The limit also keeps a misbehaving bot from becoming part
+-- of the incident it reports on.
+ALTER ROLE pgconn_monitor LOGIN INHERIT CONNECTION LIMIT 6;
 
 -- pg_monitor (pg_read_all_stats, pg_read_all_settings, pg_stat_scan_tables): every session's
 -- user, state, client and query, and every setting. Without it pg_stat_activity shows other

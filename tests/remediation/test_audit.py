@@ -54,6 +54,7 @@ def test_audit_prints_every_step(
     entries = json.loads(out)
     assert [e["event"] for e in entries] == [
         "executed",
+        "executing",  # the intent: the exact targets, recorded before anything was signalled
         "approved",
         "refused",
         "refused",
@@ -62,6 +63,7 @@ def test_audit_prints_every_step(
     assert {e["approval_id"] for e in entries} == {req.id}
     assert entries[0]["actor"] == APPROVER
     assert sorted(entries[0]["details"]["signalled"]) == sorted(leak.pids)
+    assert sorted(t["pid"] for t in entries[1]["details"]["targets"]) == sorted(leak.pids)
     assert entries[-1]["details"]["statement"].startswith("SELECT t.pid")
     assert [e["seq"] for e in entries] == sorted((e["seq"] for e in entries), reverse=True)
     assert ADMIN_PASSWORD not in out

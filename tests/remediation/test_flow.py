@@ -82,6 +82,7 @@ def test_leaked_sessions_are_freed_after_refusals_and_one_approval(
         ("refused", REQUESTER),
         ("refused", OTHER),
         ("approved", APPROVER),
+        ("executing", APPROVER),
         ("executed", APPROVER),
     ]
     executed = r.store.audit(approval_id=req.id, limit=1)[0].details

@@ -102,7 +102,7 @@ def start_bot(fake: FakeSlack) -> Iterator[StartBot]:
         if alert_sources:
             slack["alert_sources"] = alert_sources
         config = parse({"clusters": clusters, "slack": slack, **(top or {})}, env={})
-        app, ctx = build_app(config, playbooks(), tuning or Tuning(workers=1))
+        app, ctx = build_app(config, playbooks(), tuning or Tuning(workers=1, job_threads=1))
         server = BoltHTTPServer(app, "127.0.0.1", 0).start()
         bot = Bot(fake, SlackSender(f"http://127.0.0.1:{server.port}{EVENTS_PATH}"), ctx, server)
         started.append(bot)

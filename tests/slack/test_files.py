@@ -9,6 +9,7 @@ import pytest
 from bot.config import parse
 from bot.slack import files
 from bot.slack.app import web_client
+from tests.slack.conftest import Incident, StartBot
 from tests.slack.fake import BOT_TOKEN, FakeSlack
 
 
@@ -21,6 +22,32 @@ def test_the_token_goes_only_to_slack_or_the_configured_api_host() -> None:
     assert not files.trusted("https://files.slack.com.evil.test/x", api)
     assert not files.trusted("https://evil.test/?files.slack.com", api)
     assert not files.trusted("http://127.0.0.1:9999/files/a", api.replace("http:", "https:"))
+    # The exact origin: another port of the API host, or another Slack host, is not it.
+    assert not files.trusted("http://127.0.0.1:8001/files/a", api)
+    assert not files.trusted("http://127.0.0.1/files/a", api)
+    assert not files.trusted("https://files.slack.com:8443/x", api)
+    assert not files.trusted("https://evil.slack.com/x", api)
+    assert not files.trusted("http://127.0.0.1:notaport/x", api)
+
+
+def test_the_token_never_reaches_another_port_of_the_api_host(
+    start_bot: StartBot, incident: Incident
+) -> None:
+    bot = start_bot({"prod": {"dsn": incident.monitor_dsn, "channels": ["CINC"]}})
+    elsewhere = FakeSlack().start()  # the same host, another port
+    try:
+        url = elsewhere.add_file("pg.log", incident.fatal.encode())
+        assert url.startswith("http://127.0.0.1:") and bot.fake.url not in url
+        ts, _ = bot.send.message(
+            "",
+            subtype="file_share",
+            files=[{"id": "FX", "name": "pg.log", "size": 10, "url_private_download": url}],
+        )
+        [refusal] = bot.fake.wait_for(lambda: bot.thread("CINC", ts))
+        assert "did not send its token there" in refusal.shown()
+        assert elsewhere.calls == []
+    finally:
+        elsewhere.stop()
 
 
 def test_what_is_scanned() -> None:

@@ -77,7 +77,7 @@ def test_a_slash_command_over_the_socket(
 def test_a_dropped_socket_is_reopened_and_readiness_follows_it(
     down_bot: serve.Served, fake: FakeSlack, socket: SocketSlack
 ) -> None:
-    assert _wait_ready(down_bot, 200) == "slack: ok\nstore: ok\n"
+    assert _wait_ready(down_bot, 200) == "slack: ok\nstore: ok\nworkers: ok\n"
 
     socket.drop()  # Slack lets the next connection in: the bot is back on its own
     socket.wait_connected(opened=2)

@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.render.blocks import NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, escape, notice
+from bot.render.blocks import NO_CLUSTER, PICK_ACTION, PICK_BLOCK_PREFIX, notice
 from bot.slack import replies
 from bot.slack.context import Context
 from bot.slack.post import ephemeral_reply
@@ -30,10 +30,7 @@ def pick(ctx: Context, body: dict[str, Any], reply: replies.Reply) -> None:
         reply(notice(EXPIRED))
         return
     cluster = None if value == NO_CLUSTER else value
-    if cluster is not None and (
-        cluster not in ctx.config.clusters
-        or not ctx.config.channel_may_use(cluster, ctx.channel_keys(pending.channel))
-    ):
+    if cluster is not None and ctx.refuse_here(cluster, pending.channel):
         reply(notice(f"That cluster may not be used here; choose another. {EXPIRED}"))
         return
     if ctx.pickers.pop(token) is None:  # someone else picked at the same moment
@@ -52,10 +49,11 @@ def triage_from_warning(ctx: Context, body: dict[str, Any], reply: replies.Reply
     except (ValueError, KeyError, TypeError):
         reply(notice(EXPIRED))
         return
-    if cluster not in ctx.config.clusters:
-        reply(notice(f"Cluster {escape(cluster)} is no longer configured."))
+    channel = ctx.action_channel(body)
+    refused = ctx.refuse_here(cluster, channel)
+    if refused:
+        reply(notice(f":no_entry: {refused}; nothing was posted."))
         return
-    channel = str(body["container"]["channel_id"])
     thread_ts = str(body["container"]["message_ts"])
     report = replies.report_for(ctx, cluster, str(role) if role else None)
     replies.deliver(ctx, channel, report, thread_ts, reply=reply)

@@ -29,6 +29,7 @@ from bot.remediation import (
     RemediationError,
     proposal_of,
 )
+from bot.remediation.model import ExecutionResult
 from bot.remediation.text import when
 from bot.render import approval_blocks as blocks
 from bot.render.answer import fullness_now
@@ -37,7 +38,7 @@ from bot.slack import replies
 from bot.slack.context import Context
 from bot.slack.post import PostError, ephemeral_reply
 from bot.slack.replies import Reply
-from bot.store import ApprovalRequest
+from bot.store import ApprovalRequest, ApprovalStatus
 from bot.triage.model import ActionKind, ProposedAction
 
 log = logging.getLogger("pgconn.slack")
@@ -75,7 +76,7 @@ class Approvals:
         """Expire pending requests (including those from before a restart) in the background."""
         if self.enabled():
             self._sweeper = ExpirySweeper(
-                self.remediation(), self.show, interval_s=self.sweep_every_s
+                self.remediation(), self.settled, interval_s=self.sweep_every_s
             ).start()
 
     def close(self) -> None:
@@ -99,7 +100,7 @@ class Approvals:
     def request(self, body: dict[str, Any], reply: Reply) -> None:
         action = body["actions"][0]
         requester = str(body["user"]["id"])
-        channel = str((body.get("channel") or {}).get("id") or "")
+        channel = self.ctx.action_channel(body)
         try:
             value = json.loads(str(action.get("value") or ""))
             cluster = str(value["cluster"])
@@ -112,9 +113,7 @@ class Approvals:
             reply(notice(STALE_BUTTON))
             return
         config = self.ctx.config
-        if cluster not in config.clusters or not config.channel_may_use(
-            cluster, self.ctx.channel_keys(channel)
-        ):
+        if self.ctx.refuse_here(cluster, channel):
             reply(notice("That cluster may not be used from this channel; nothing was requested."))
             return
         reason = Policy.for_cluster(config, cluster).not_configured()
@@ -151,6 +150,16 @@ class Approvals:
         approval_id = str(body["actions"][0].get("value") or "")
         who = str(body["user"]["id"])
         remediation = self.remediation()
+        # A decision counts only from the channel its request was posted in, under the same
+        # bindings as every other action.
+        req = remediation.get(approval_id)
+        channel = self.ctx.action_channel(body)
+        if req is not None and (
+            (req.channel and channel != req.channel) or self.ctx.refuse_here(req.cluster, channel)
+        ):
+            log.warning("decision on approval %s from another channel refused", approval_id)
+            reply(notice("That request was not posted in this channel; nothing was decided."))
+            return
         decision = (
             remediation.approve(approval_id, who)
             if approve
@@ -182,6 +191,16 @@ class Approvals:
         # A failure is logged by the poster; the thread still gets the result.
         with contextlib.suppress(PostError):
             self.ctx.poster.update(req.channel, req.message_ts, message)
+
+    def settled(self, req: ApprovalRequest) -> None:
+        """A request the sweeper settled: expired, or a run left mid-way and reconciled (its
+        thread is told what the server showed)."""
+        self.show(req)
+        if req.status is ApprovalStatus.DONE and req.result:
+            result = ExecutionResult.from_json(req.result)
+            self._tell_thread(Decision(Outcome.DONE, "", req, result))
+        elif req.status is ApprovalStatus.FAILED and req.result:
+            self._tell_thread(Decision(Outcome.FAILED, str(req.result.get("error")), req))
 
     def _tell_thread(self, decision: Decision) -> None:
         req = decision.request

@@ -4,6 +4,7 @@ fresh headroom in the thread; rejection and expiry update the request's message.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -23,6 +24,7 @@ from tests.slack.fake import Call
 
 ADMIN_PASSWORD = "Admin-Pw-Slack-9926"
 REQUESTER, APPROVER, STRANGER = "UALICE", "UDBA", "UMALLORY"
+_TRIGGERS = itertools.count(1)
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def _click(bot: Bot, user: str, action_id: str, value: str, message: Call, respo
             "team": {"id": "T0001"},
             "user": {"id": user},
             "api_app_id": "A0001",
-            "trigger_id": "t.9",
+            "trigger_id": f"t.{next(_TRIGGERS)}",  # Slack's is new for every click
             "response_url": bot.fake.response_url(response),
             "channel": {"id": "CINC"},
             "container": {
