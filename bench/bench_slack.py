@@ -35,10 +35,6 @@ import psycopg
 from psycopg import sql
 
 from bot import throwaway
-from bot.config import load
-from bot.playbooks import load_playbooks
-from bot.render.blocks import thread_messages
-from bot.service import analyse
 
 # The fake Slack lives with the tests; make them importable when run as `python bench/...`.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,7 +66,11 @@ def _incident(server: throwaway.ThrowawayCluster, n: int) -> list[psycopg.Connec
         return list(pool.map(one, range(n)))
 
 
-def _command(port: int, channel: str, text: str = "prod") -> bytes:
+# `fresh`: every command gets a whole report, not a link to the one posted minutes before.
+COMMAND = "prod fresh"
+
+
+def _command(port: int, channel: str, text: str = COMMAND) -> bytes:
     """A slash command exactly as Slack sends it: form body, signed, as raw HTTP."""
     body = urlencode(
         {
@@ -79,7 +79,7 @@ def _command(port: int, channel: str, text: str = "prod") -> bytes:
             "channel_name": channel.lower(),
             "user_id": "UALICE",
             "command": "/pgconn",
-            "text": "prod",
+            "text": text,
             "response_url": "http://127.0.0.1:9/unused",
             "trigger_id": f"t.{secrets.token_hex(8)}",  # new for every command, as Slack's
         }
@@ -106,7 +106,7 @@ def _send(port: int, request: bytes) -> tuple[int, float]:
     return int(b"".join(chunks).split(b" ", 2)[1]), elapsed
 
 
-def _ack_rounds(port: int, rounds: int, n: int, text: str = "prod") -> list[float]:
+def _ack_rounds(port: int, rounds: int, n: int, text: str = COMMAND) -> list[float]:
     """Run in a process of its own: nothing else there competes for its GIL while it times."""
     times: list[float] = []
     with ThreadPoolExecutor(n) as pool:
@@ -160,16 +160,18 @@ def main() -> None:
                 f"(CONNECTION LIMIT {args.sessions}), max_connections "
                 f"{settings['max_connections']}; {os.cpu_count()} CPUs"
             )
-            # How many messages one report is: the summary and its thread parts.
-            config = load(path)
-            report = analyse([], config.cluster("prod"), load_playbooks())
-            size = 1 + len(thread_messages(report))
 
             def posted(channel: str) -> int:
                 return len(fake.find("chat.postMessage", channel=channel))
 
-            _send(port, _command(port, "CWARM"))  # warm up: first connection, imports
-            fake.wait_for(lambda: posted("CWARM") >= size)
+            # Warm up (first connection, imports) and learn how many messages one report is:
+            # the card and its thread parts, once nothing more arrives for two seconds.
+            _send(port, _command(port, "CWARM"))
+            fake.wait_for(lambda: posted("CWARM") >= 1)
+            size = 0
+            while posted("CWARM") != size:
+                size = posted("CWARM")
+                time.sleep(2)
 
             spawn = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(1, mp_context=spawn) as client:
