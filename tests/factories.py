@@ -33,6 +33,7 @@ from bot.pgbouncer.model import (
 )
 from bot.playbooks import PlaybookSet, load_playbooks
 from bot.signals.model import Signal, SignalKind
+from bot.triage.model import Finding
 
 NOW = datetime(2024, 5, 1, 3, 12, 9, tzinfo=UTC)
 _pids = itertools.count(1000)
@@ -299,3 +300,8 @@ def pooler_snapshot(
             pools=len(listed),
         ),
     )
+
+
+def said(finding: Finding) -> tuple[str, ...]:
+    """Everything a finding says: its evidence, then its Prevent advice."""
+    return (*finding.evidence, *(finding.playbook.prevent if finding.playbook else ()))

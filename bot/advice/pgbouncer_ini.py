@@ -80,7 +80,7 @@ def advise(
     if target is None or frag is None:
         return
     pairs = len({(g.role, g.database) for g in snapshot.groups if g.role and g.database})
-    target.evidence.append(
+    target.advice.append(
         f"A PgBouncer to put in front (pgbouncer.ini, from the {pairs} role/database pair(s) "
         f"and {snapshot.server_headroom().usable} ordinary slots now): {frag.text()}. {BREAKS}"
     )

@@ -82,7 +82,7 @@ def advise(drafts: Sequence[Draft], signals: Sequence[Signal], snapshot: Snapsho
         d = _target(drafts, seen.role)
         if d is None:
             continue
-        d.evidence.append(advice(seen, d, snapshot))
+        d.advice.append(advice(seen, d, snapshot))
 
 
 def budget(d: Draft, snapshot: Snapshot | None, role: str | None) -> tuple[int | None, str]:

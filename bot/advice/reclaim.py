@@ -132,11 +132,11 @@ def advise(drafts: Sequence[Draft], snapshot: Snapshot | None, t: Thresholds) ->
             done.add(d.role)
             role_lines = role_statements(snapshot, d.role, t)
             if role_lines:
-                d.evidence.append(
+                d.advice.append(
                     f"Settings that give {d.role}'s slots back: " + " ".join(role_lines)
                 )
             d.evidence.extend(_long_lines(snapshot, d.role, t))
     server = next((d for d in drafts if d.code in _SERVER_CODES), None)
     target = server or next((d for d in drafts if d.code in _ROLE_CODES), None)
     if target is not None:
-        target.evidence.extend(server_statements(snapshot))
+        target.advice.extend(server_statements(snapshot))

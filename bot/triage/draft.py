@@ -27,6 +27,8 @@ class Draft:
     server: ServerFacts
     extra: CodeFacts | None = None
     evidence: list[str] = field(default_factory=list)
+    # Settings to adopt, fitted to what was found: shown under Prevent, ahead of the playbook's.
+    advice: list[str] = field(default_factory=list)
     actions: list[ProposedAction] = field(default_factory=list)
     role: str | None = None
     database: str | None = None

@@ -203,11 +203,16 @@ def _finding(d: Draft, playbooks: PlaybookSet, notes: list[str]) -> Finding:
             section = playbook.render(context(d.server, d.extra))
         except PlaybookError as exc:
             notes.append(f"{exc} The evidence above still holds; report this playbook bug.")
+    evidence = tuple(d.evidence)
+    if section is not None:
+        section = replace(section, prevent=(*d.advice, *section.prevent))
+    else:
+        evidence += tuple(d.advice)  # no playbook to carry it: said with the evidence
     return Finding(
         code=d.code.value,
         severity=d.severity,
         title=d.title,
-        evidence=tuple(d.evidence),
+        evidence=evidence,
         playbook=section,
         actions=tuple(d.actions),
         role=d.role,

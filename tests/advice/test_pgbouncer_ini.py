@@ -12,6 +12,7 @@ from bot.config import ClusterConfig
 from bot.playbooks import load_playbooks
 from bot.service import analyse
 from tests import bouncer, pg
+from tests.factories import said
 
 MAX, RESERVED, LIMIT = 20, 3, 5
 
@@ -33,7 +34,7 @@ def test_the_fragment_fits_the_slots_and_pgbouncer_runs_with_it(
         fatal = holder.refused(role, pw)
         report = analyse(signals.scan(fatal), ClusterConfig("s", server.dsn()), load_playbooks())
 
-    [line] = [e for f in report.findings for e in f.evidence if e.startswith("A PgBouncer")]
+    [line] = [e for f in report.findings for e in said(f) if e.startswith("A PgBouncer")]
     # Ordinary slots: 20 − 3 reserved − pgconn's own = 16; 80 % of them = 12 for 1 pair.
     assert "from the 1 role/database pair(s) and 16 ordinary slots now" in line
     settings = dict(re.findall(r"(\w+) = (\w+)", line.split("[users]")[0]))

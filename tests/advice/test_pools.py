@@ -11,6 +11,7 @@ from bot.playbooks import load_playbooks
 from bot.service import analyse
 from bot.triage.model import Report
 from tests import pg
+from tests.factories import said
 
 # Each stack's settings for a budget of 6 connections per replica.
 EXPECTED = {
@@ -51,7 +52,7 @@ def _pool_lines(report: Report, role: str) -> list[str]:
         line
         for f in report.findings
         if f.role == role
-        for line in f.evidence
+        for line in said(f)
         if line.startswith("Pool settings for")
     ]
 
@@ -89,6 +90,6 @@ def test_the_stack_is_recognised_from_application_name(
 
 def test_without_numbers_the_settings_are_named() -> None:
     report = analyse(signals.scan(SQLALCHEMY_TIMEOUT), None, load_playbooks())
-    lines = [e for f in report.findings for e in f.evidence if e.startswith("Pool settings")]
+    lines = [e for f in report.findings for e in said(f) if e.startswith("Pool settings")]
     assert lines and "size pool_size + max_overflow, pool_timeout" in lines[0]
     assert "Its pool is 15 now" in lines[0]

@@ -18,13 +18,14 @@ from bot.service import analyse
 from bot.triage import DEFAULT_THRESHOLDS
 from bot.triage.model import Report
 from tests import pg
+from tests.factories import said
 
 # Every active query counts as long-running here: the test cannot wait minutes.
 EAGER = replace(DEFAULT_THRESHOLDS, idle_tx_min_age_s=0)
 
 
 def _evidence(report: Report) -> str:
-    return "\n".join(e for f in report.findings for e in f.evidence)
+    return "\n".join(e for f in report.findings for e in said(f))
 
 
 def _role_statements(text: str, role: str) -> list[str]:

@@ -17,6 +17,7 @@ from bot.service import analyse
 from bot.triage import FindingCode, triage
 from bot.triage.model import Report
 from tests import bouncer, pg
+from tests.factories import said
 from tests.pasted.psql import console
 
 pytestmark = pytest.mark.pgbouncer
@@ -74,7 +75,7 @@ def test_pasted_pools_and_ini_match_the_live_console(
                 c.close()
 
     # With a pooler in front, no pooler configuration is proposed.
-    assert not any(e.startswith("A PgBouncer") for f in live.findings for e in f.evidence)
+    assert not any(e.startswith("A PgBouncer") for f in live.findings for e in said(f))
     for text in (f"{pools}\n{config}", f"{pools}\n{ini}"):
         pasted = read(text, signals.scan(text))
         assert pasted is not None and pasted.pooler is not None
