@@ -18,13 +18,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import namedtuple_row
 
-from bot.diagnostics import queries
+from bot.diagnostics import activity, queries
 from bot.diagnostics.features import session_features
 from bot.diagnostics.model import (
     DatabaseUsage,
     RoleUsage,
-    Session,
-    SessionGroup,
     Settings,
     Snapshot,
 )
@@ -37,7 +35,6 @@ BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessi
 POOLED = ("session_features",)
 # Enough to count stuck sessions exactly in real incidents (role limits are rarely above this)
 # while bounding what a snapshot carries on a server with thousands of idle sessions.
-OLDEST_LISTED = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,55 +150,6 @@ def _settings(row: Any) -> Settings:
     )
 
 
-def _session(row: _Row, now: datetime) -> Session:
-    def age(ts: datetime | None) -> float | None:
-        return max((now - ts).total_seconds(), 0.0) if ts else None
-
-    return Session(
-        pid=row.pid,
-        role=row.role,
-        database=row.database,
-        application=row.application,
-        client=row.client,
-        state=row.state,
-        backend_start=row.backend_start,
-        state_change=row.state_change,
-        xact_start=row.xact_start,
-        state_age_s=age(row.state_change),
-        xact_age_s=age(row.xact_start),
-        wait_event=row.wait_event,
-        query=row.query,
-    )
-
-
-def _oldest(rows: list[_Row], state: str, now: datetime) -> tuple[Session, ...]:
-    matching = [r for r in rows if r.state == state and r.state_change is not None]
-    matching.sort(key=lambda r: r.state_change or now)
-    return tuple(_session(r, now) for r in matching[:OLDEST_LISTED])
-
-
-def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
-    counts: Counter[tuple[str | None, str | None, str, str, str | None]] = Counter()
-    oldest: dict[tuple[str | None, str | None, str, str, str | None], datetime] = {}
-    for r in rows:
-        key = (r.role, r.database, r.application, r.client, r.state)
-        counts[key] += 1
-        if r.state_change and (key not in oldest or r.state_change < oldest[key]):
-            oldest[key] = r.state_change
-    return tuple(
-        SessionGroup(
-            role=k[0],
-            database=k[1],
-            application=k[2],
-            client=k[3],
-            state=k[4],
-            count=n,
-            oldest_state_change=oldest.get(k),
-        )
-        for k, n in counts.most_common()
-    )
-
-
 def build_snapshot(
     cluster: str,
     version: int,
@@ -279,9 +227,9 @@ def build_snapshot(
         superuser_backends=sum(1 for r in rows if r.superuser),
         roles=roles,
         databases=databases,
-        groups=_groups(rows),
-        oldest_idle=_oldest(rows, "idle", now),
-        oldest_idle_in_transaction=_oldest(rows, "idle in transaction", now),
+        groups=activity.groups(rows),
+        oldest_idle=activity.oldest(rows, "idle", now),
+        oldest_idle_in_transaction=activity.oldest(rows, "idle in transaction", now),
         monitoring_role=whoami.role,
         monitoring_can_use_reserved=bool(whoami.can_use_reserved),
         blind_spots=tuple(blind),

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.diagnostics import activity
 from bot.diagnostics.model import (
     DatabaseUsage,
     RoleUsage,
-    Session,
-    SessionGroup,
     Settings,
     Snapshot,
 )
@@ -28,7 +27,6 @@ from bot.signals.model import Signal, SignalKind
 PASTE_CLUSTER = "the paste"
 _DEFAULT_MAX_CONNECTIONS = 100
 _DEFAULT_SUPERUSER_RESERVED = 3
-_OLDEST_LISTED = 200
 _STAMPS = ("state_change", "query_start", "xact_start", "backend_start")
 
 
@@ -164,9 +162,9 @@ def build(
         superuser_backends=0,
         roles=roles,
         databases=databases,
-        groups=_groups(rows),
-        oldest_idle=_oldest(rows, "idle", taken),
-        oldest_idle_in_transaction=_oldest(rows, "idle in transaction", taken),
+        groups=activity.groups(rows),
+        oldest_idle=activity.oldest(rows, "idle", taken),
+        oldest_idle_in_transaction=activity.oldest(rows, "idle in transaction", taken),
         monitoring_role=own[0].role or "?" if own else "?",
         monitoring_can_use_reserved=False,
         blind_spots=(
@@ -253,46 +251,4 @@ def _settings(
             shown.get("hash_mem_multiplier"),
             shown.get("autovacuum_max_workers"),
         ),
-    )
-
-
-def _session(r: _Row, now: datetime) -> Session:
-    def age(ts: datetime | None) -> float | None:
-        return max((now - ts).total_seconds(), 0.0) if ts else None
-
-    return Session(
-        pid=r.pid,
-        role=r.role,
-        database=r.database,
-        application=r.application,
-        client=r.client,
-        state=r.state,
-        backend_start=r.backend_start or now,
-        state_change=r.state_change,
-        xact_start=r.xact_start,
-        state_age_s=age(r.state_change),
-        xact_age_s=age(r.xact_start),
-        wait_event=r.wait_event,
-        query=r.query,
-    )
-
-
-def _oldest(rows: list[_Row], state: str, now: datetime) -> tuple[Session, ...]:
-    matching = [r for r in rows if r.state == state and r.state_change is not None]
-    matching.sort(key=lambda r: r.state_change or now)
-    return tuple(_session(r, now) for r in matching[:_OLDEST_LISTED])
-
-
-def _groups(rows: list[_Row]) -> tuple[SessionGroup, ...]:
-    Key = tuple[str | None, str | None, str, str, str | None]
-    counts: Counter[Key] = Counter()
-    oldest: dict[Key, datetime] = {}
-    for r in rows:
-        key = (r.role, r.database, r.application, r.client, r.state)
-        counts[key] += 1
-        if r.state_change and (key not in oldest or r.state_change < oldest[key]):
-            oldest[key] = r.state_change
-    return tuple(
-        SessionGroup(k[0], k[1], k[2], k[3], k[4], n, oldest.get(k))
-        for k, n in counts.most_common()
     )
