@@ -51,6 +51,15 @@ The configuration file comes from --config or $PGCONN_CONFIG (see README, Config
 """
 
 
+def _config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        default=os.environ.get("PGCONN_CONFIG"),
+        help="configuration file (default: $PGCONN_CONFIG)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgconn",
@@ -62,12 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser, *, cluster_arg: bool) -> None:
-        p.add_argument(
-            "--config",
-            metavar="FILE",
-            default=os.environ.get("PGCONN_CONFIG"),
-            help="configuration file (default: $PGCONN_CONFIG)",
-        )
+        _config_option(p)
         if cluster_arg:
             p.add_argument(
                 "--cluster", metavar="NAME", help="also diagnose this configured cluster live"
@@ -129,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     check = sub.add_parser("check-config", help="validate the configuration and playbooks")
-    check.add_argument("--config", metavar="FILE", default=os.environ.get("PGCONN_CONFIG"))
+    _config_option(check)
     check.add_argument(
         "--playbooks",
         metavar="DIR",
@@ -147,12 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     probe.add_argument(
         "clusters", nargs="*", metavar="CLUSTER", help="configured cluster names (default: all)"
     )
-    probe.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("PGCONN_CONFIG"),
-        help="configuration file (default: $PGCONN_CONFIG)",
-    )
+    _config_option(probe)
     probe.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     audit = sub.add_parser(
@@ -162,12 +161,7 @@ def _parser() -> argparse.ArgumentParser:
         "state_dsn): who requested, refused, approved or rejected which fix, when, the SQL, "
         "the targets and the outcome. Newest first. See docs/remediation.md.",
     )
-    audit.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("PGCONN_CONFIG"),
-        help="configuration file (default: $PGCONN_CONFIG)",
-    )
+    _config_option(audit)
     audit.add_argument("--cluster", metavar="NAME", help="only this cluster's entries")
     audit.add_argument(
         "--limit", metavar="N", type=int, default=100, help="at most N entries (default: 100)"
@@ -182,12 +176,7 @@ def _parser() -> argparse.ArgumentParser:
         "warnings, and every fix requested, approved, refused or run, by whom.",
     )
     incident.add_argument("action", choices=["export"], help="export: print the story")
-    incident.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("PGCONN_CONFIG"),
-        help="configuration file (default: $PGCONN_CONFIG)",
-    )
+    _config_option(incident)
     incident.add_argument("--cluster", metavar="NAME", help="only this cluster's records")
     incident.add_argument(
         "--since",
@@ -205,12 +194,7 @@ def _parser() -> argparse.ArgumentParser:
         "SLACK_APP_TOKEN (or the config's slack section), the Web API base URL from "
         "SLACK_API_URL. See docs/slack.md.",
     )
-    serve.add_argument(
-        "--config",
-        metavar="FILE",
-        default=os.environ.get("PGCONN_CONFIG"),
-        help="configuration file (default: $PGCONN_CONFIG)",
-    )
+    _config_option(serve)
     serve.add_argument("--port", type=int, default=3000, help="HTTP mode port (default: 3000)")
     serve.add_argument(
         "--host",
