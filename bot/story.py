@@ -36,6 +36,10 @@ class Event:
     what: str
 
 
+_INTENT = "executing"  # the audit event `remediation.approvals` records before a fix acts
+_OUTCOMES = {"executed", "failed", "reconciled"}
+
+
 def events(store: Store, since: float, cluster: str | None = None) -> list[Event]:
     """Everything recorded at or after `since` (of one cluster when given), oldest first."""
     found: list[Event] = []
@@ -52,7 +56,13 @@ def events(store: Store, since: float, cluster: str | None = None) -> list[Event
                     state.since, state.cluster, f"Warning ({state.level}) on {entity}, still open"
                 )
             )
-    for entry in reversed(store.audit(limit=100_000, cluster=cluster)):  # oldest first
+    entries = list(reversed(store.audit(limit=100_000, cluster=cluster)))  # oldest first
+    # A run's intent record (its targets, written before it acts) is news only when no
+    # outcome followed it: then it is a run left mid-way.
+    settled = {e.approval_id for e in entries if e.event in _OUTCOMES}
+    for entry in entries:
+        if entry.event == _INTENT and entry.approval_id in settled:
+            continue
         if entry.at >= since:
             found.append(Event(entry.at, entry.cluster or "-", _audit_what(entry)))
     return sorted((e for e in found if cluster is None or e.cluster == cluster), key=lambda e: e.at)
@@ -95,9 +105,8 @@ def _audit_what(e: AuditEntry) -> str:
     d = e.details
     who = e.actor
     if e.event == "requested":
-        return (
-            f"Fix requested by {who}: {d.get('title') or d.get('action')} (`{d.get('statement')}`)"
-        )
+        # The title says what it does; the guarded statement stays in `pgconn audit`.
+        return f"Fix requested by {who}: {d.get('title') or d.get('action')}"
     if e.event == "approved":
         return f"Fix approved by {who} (requested by {d.get('requester')})"
     if e.event == "rejected":
@@ -109,9 +118,13 @@ def _audit_what(e: AuditEntry) -> str:
     if e.event == "executed":
         signalled = d.get("signalled") or []
         done = f"signalled pid {', '.join(str(p) for p in signalled)}" if signalled else "ran"
-        return f"Fix run on {who}'s approval: {done} (`{d.get('statement')}`)"
+        return f"Fix run on {who}'s approval: {done}"
     if e.event == "failed":
         return f"Fix failed: {d.get('error')}"
+    if e.event == _INTENT:
+        return f"Fix started on {who}'s approval; pgconn stopped before recording its outcome"
+    if e.event == "reconciled":
+        return f"Fix left mid-way, reconciled against the live server: {d}"
     return f"{e.event} by {who}"
 
 

@@ -21,6 +21,7 @@ from bot.remediation.model import (
 )
 from bot.remediation.policy import Policy
 from bot.triage.model import ActionKind, ProposedAction
+from bot.words import plural
 
 IDLE_TX_SETTING = "idle_in_transaction_session_timeout"
 CONN_LIMIT = "CONNECTION LIMIT"
@@ -118,7 +119,7 @@ def _sessions(
             "diagnose again to see the current sessions." + (f" {notes[0]}" if notes else "")
         )
     verb = "Cancel the running queries of" if action.kind is ActionKind.CANCEL else "Terminate"
-    title = f"{verb} {len(targets)} session(s): {c.describe()}"
+    title = f"{verb} {plural(len(targets), 'session')}: {c.describe()}"
     role_row = live.role(conn, c.role) if c.role is not None else None
     statement = display(
         session_statement_name(action.kind),
@@ -182,14 +183,15 @@ def _session_radius(
     roles = sorted({t.role or "?" for t in targets})
     if kind is ActionKind.CANCEL:
         text = (
-            f"Cancels the running query of {n} session(s) (roles: {', '.join(roles)}). "
+            f"Cancels the running query of {plural(n, 'session')} (roles: {', '.join(roles)}). "
             "Frees no connection slot: the sessions stay connected; their transactions "
             "are rolled back."
         )
     else:
         in_tx = sum(1 for t in targets if t.state and t.state.startswith("idle in transaction"))
         text = (
-            f"Ends {n} session(s) of {', '.join(roles)} and frees {n} connection slot(s) "
+            f"Ends {plural(n, 'session')} of {', '.join(roles)} and frees "
+            f"{plural(n, 'connection slot')} "
             "of the server"
         )
         if role_row is not None and role_row.conn_limit >= 0:
@@ -291,7 +293,9 @@ def _limit_text(limit: int | str | None) -> str:
 def _limit_radius(c: Change) -> str:
     assert isinstance(c.after, int)
     assert isinstance(c.before, int)
-    now = f"{c.current_sessions} connection(s) now" if c.current_sessions is not None else ""
+    now = (
+        f"{plural(c.current_sessions, 'connection')} now" if c.current_sessions is not None else ""
+    )
     head = (
         f'{c.object_kind.capitalize()} "{c.name}": CONNECTION LIMIT '
         f"{_limit_text(c.before)} → {_limit_text(c.after)} ({now}). "
@@ -300,11 +304,12 @@ def _limit_radius(c: Change) -> str:
         return head + "Removes the limit; frees no slot, lets new connections in."
     if c.before != -1 and c.after > c.before:
         return head + (
-            f"Lets {c.after - c.before} more connection(s) in; frees no slot and ends no session."
+            f"Lets {plural(c.after - c.before, 'more connection')} in; frees no slot and ends "
+            "no session."
         )
     over = (c.current_sessions or 0) - c.after
     tail = (
-        f" {over} session(s) over the new limit stay connected; new ones are refused "
+        f" {plural(over, 'session')} over the new limit stay connected; new ones are refused "
         "until enough of them end."
         if over > 0
         else ""
@@ -336,7 +341,7 @@ def _idle_tx_timeout(
     radius = (
         f'Role "{want.role}": {IDLE_TX_SETTING} = {want.timeout} ({was}). New sessions of '
         f"{want.role} are ended after {want.timeout} idle in a transaction; the "
-        f"{row.current} open session(s) keep their setting until they reconnect. Frees "
+        f"{plural(row.current, 'open session')} keep their setting until they reconnect. Frees "
         "nothing now; keeps leaked transactions from holding slots again."
     )
     return Proposal(

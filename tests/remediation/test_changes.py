@@ -33,8 +33,8 @@ def test_raise_a_role_limit_and_the_role_connects_again(leak: Leak, rig: Rig) ->
     req = r.request("prod", raise_role_limit(leak.role, 3, 5), REQUESTER)
     proposal = proposal_of(req)
     assert req.statement == f'ALTER ROLE "{leak.role}" CONNECTION LIMIT 5'
-    assert "CONNECTION LIMIT 3 → 5 (3 connection(s) now)" in proposal.blast_radius
-    assert "Lets 2 more connection(s) in" in proposal.blast_radius
+    assert "CONNECTION LIMIT 3 → 5 (3 connections now)" in proposal.blast_radius
+    assert "Lets 2 more connections in" in proposal.blast_radius
     done = r.approve(req.id, APPROVER)
     assert done.outcome is Outcome.DONE
     assert done.result is not None
@@ -105,7 +105,7 @@ def test_lowering_a_limit_says_who_stays(leak: Leak, rig: Rig) -> None:
         config(leak.cluster, admin_role(leak.cluster, superuser=True), rig.tmp_path)
     )
     proposal = r.propose("prod", raise_role_limit(leak.role, 3, 1))
-    assert "2 session(s) over the new limit stay connected" in proposal.blast_radius
+    assert "2 sessions over the new limit stay connected" in proposal.blast_radius
 
 
 def test_missing_objects_and_no_ops_are_refused(leak: Leak, rig: Rig) -> None:

@@ -48,7 +48,7 @@ def test_leaked_sessions_are_freed_after_refusals_and_one_approval(
     proposal = proposal_of(req)
     assert sorted(t.pid for t in proposal.targets) == sorted(leak.pids)
     assert all(t.role == leak.role and t.state == "idle" for t in proposal.targets)
-    assert "frees 3 connection slot(s)" in proposal.blast_radius
+    assert "frees 3 connection slots" in proposal.blast_radius
     assert req.status is ApprovalStatus.PENDING
 
     # The requester may not approve their own fix; nor may someone who is not an approver.

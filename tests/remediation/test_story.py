@@ -79,7 +79,8 @@ def test_the_story_of_an_incident_in_order(
     assert len(rows) == len(expected), out
     for row, (after, what) in zip(rows, expected, strict=True):
         assert f"| {after} | prod | {what}" in row, (row, after, what)
-    assert "pg_terminate_backend" in rows[2]
+    assert "Terminate 3 session" in rows[2]
+    assert "SELECT" not in out  # the guarded statement stays in `pgconn audit`
 
     # Only what happened after --since, and nothing for another cluster.
     assert main(["incident", "export", "--config", str(path), "--cluster", "dev"]) == 0
