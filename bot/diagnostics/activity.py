@@ -13,7 +13,9 @@ from typing import Protocol
 
 from bot.diagnostics.model import Session, SessionGroup
 
-# The oldest sessions listed per state: enough for every age a report shows.
+# The oldest sessions listed per state: enough to count stuck sessions exactly in real incidents
+# (role limits are rarely above this) while bounding what a snapshot carries on a server with
+# thousands of idle sessions.
 OLDEST_LISTED = 200
 
 

@@ -33,8 +33,6 @@ from bot.pasted.settings import memory_settings
 BATCH = ("settings", "statement_timeout", "whoami", "roles", "databases", "sessions")
 # Added at the end of the same batch when the cluster sits behind a configured pooler.
 POOLED = ("session_features",)
-# Enough to count stuck sessions exactly in real incidents (role limits are rarely above this)
-# while bounding what a snapshot carries on a server with thousands of idle sessions.
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,31 +61,33 @@ def _with_unit(value: str, unit: str | None) -> str:
     return f"{value}{unit}"
 
 
-_TIME_MS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
-_SIZE_B = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+_TIME_MS: dict[str, float] = {
+    "us": 0.001,
+    "ms": 1,
+    "s": 1000,
+    "min": 60_000,
+    "h": 3_600_000,
+    "d": 86_400_000,
+}
+_SIZE_B: dict[str, float] = {"B": 1, "kB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 
 def duration_ms(shown: str | None, base_ms: int) -> int | None:
     """'30s', '0', '1500ms', '5min' in milliseconds; None when absent or unreadable."""
-    if shown is None:
-        return None
-    m = _WITH_UNIT.match(shown)
-    if not m:
-        return None
-    unit = m["unit"]
-    scale = _TIME_MS.get(unit) if unit else base_ms
-    return None if scale is None else int(float(m["n"]) * scale)
+    return _scaled(shown, _TIME_MS, base_ms)
 
 
 def size_bytes(shown: str | None, base: int = 1024) -> int | None:
     """'128MB', '4096kB', '8GB' in bytes; a bare number is in `base` bytes (kB for work_mem)."""
-    if shown is None:
-        return None
-    m = _WITH_UNIT.match(shown)
+    return _scaled(shown, _SIZE_B, base)
+
+
+def _scaled(shown: str | None, units: dict[str, float], base: float) -> int | None:
+    """A setting as shown, in its smallest unit: a bare number counts in `base`."""
+    m = _WITH_UNIT.match(shown) if shown is not None else None
     if not m:
         return None
-    unit = m["unit"]
-    scale = _SIZE_B.get(unit) if unit else base
+    scale = units.get(m["unit"]) if m["unit"] else base
     return None if scale is None else int(float(m["n"]) * scale)
 
 
